@@ -1,0 +1,27 @@
+/// Everything the API needs to run. The CLI fills it from flags and `TOOLBRIDGE_*` variables.
+public struct APIConfiguration: Sendable {
+    public var host: String
+    public var port: Int
+    /// `postgres://…` to use PostgreSQL; nil for the embedded SQLite file in `dataDirectory`.
+    public var databaseURL: String?
+    public var dataDirectory: String
+    public var maxBodyBytes: Int
+    public var sessionTTLSeconds: Int64
+    public var auth: AuthConfiguration
+
+    public init(
+        host: String = "127.0.0.1", port: Int = 8081, databaseURL: String? = nil, dataDirectory: String = ".",
+        maxBodyBytes: Int = 10 * 1024 * 1024, sessionTTLSeconds: Int64 = 3600, auth: AuthConfiguration = .init()
+    ) {
+        self.host = host
+        self.port = port
+        self.databaseURL = databaseURL
+        self.dataDirectory = dataDirectory
+        self.maxBodyBytes = maxBodyBytes
+        self.sessionTTLSeconds = sessionTTLSeconds
+        self.auth = auth
+    }
+
+    /// The SQLite file used when no `databaseURL` is set.
+    public var sqlitePath: String { dataDirectory + "/toolbridge.sqlite" }
+}

@@ -1,0 +1,71 @@
+import Hummingbird
+import Logging
+import PostgresNIO
+import ServiceLifecycle
+
+/// The opened storage of the API, and the services (the PostgreSQL pool) that must run for it.
+public struct APIStorage: Sendable {
+    public let store: any ItemStore
+    public let services: [any Service]
+    /// "postgresql" or "sqlite", for logs and `/v1/sync/info`.
+    public let name: String
+
+    /// PostgreSQL when `databaseURL` is set, else the SQLite file in the data directory.
+    public static func open(_ configuration: APIConfiguration, logger: Logger) async throws -> APIStorage {
+        if let url = configuration.databaseURL {
+            let client = PostgresClient(configuration: try PostgresDatabase.configuration(url: url), backgroundLogger: logger)
+            let database = PostgresDatabase(client: client, logger: logger)
+            return APIStorage(store: SQLItemStore(database: database), services: [client], name: "postgresql")
+        }
+        let database = try await SQLiteDatabase.open(path: configuration.sqlitePath, logger: logger)
+        return APIStorage(store: SQLItemStore(database: database), services: [], name: "sqlite")
+    }
+}
+
+/// Builds the API's HTTP application: routes, middleware and the storage's services. The schema
+/// is migrated before the server accepts its first request.
+public enum APIServer {
+    public static func router(
+        configuration: APIConfiguration, store: any ItemStore, authenticator: Authenticator
+    ) -> Router<APIRequestContext> {
+        let router = Router(context: APIRequestContext.self)
+        router.add(middleware: EnvelopeMiddleware())
+        APIRoutes(
+            items: ItemService(store: store), authenticator: authenticator,
+            parsing: RequestParsing(maxBodyBytes: configuration.maxBodyBytes),
+            sessionTTLSeconds: configuration.sessionTTLSeconds
+        ).register(on: router)
+        return router
+    }
+
+    public static func application(
+        configuration: APIConfiguration, storage: APIStorage, authenticator: Authenticator, logger: Logger,
+        onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
+    ) -> some ApplicationProtocol {
+        var app = Application(
+            router: router(configuration: configuration, store: storage.store, authenticator: authenticator),
+            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
+            services: storage.services,
+            onServerRunning: onServerRunning,
+            logger: logger)
+        app.beforeServerStarts {
+            try await storage.store.migrate()
+        }
+        return app
+    }
+}
+
+extension APIStorage {
+    /// Runs `body` with the storage's services running, for one-off commands such as `migrate`.
+    public func withServices<Result: Sendable>(
+        _ body: @Sendable (any ItemStore) async throws -> Result
+    ) async throws -> Result {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for service in services {
+                group.addTask { try await service.run() }
+            }
+            defer { group.cancelAll() }
+            return try await body(store)
+        }
+    }
+}

@@ -1,0 +1,113 @@
+import HTTPTypes
+import Logging
+
+extension HTTPField.Name {
+    public static let tenantID = HTTPField.Name("X-TB-Tenant-ID")!
+    public static let tenantTimestamp = HTTPField.Name("X-TB-Timestamp")!
+    public static let tenantSignature = HTTPField.Name("X-TB-Signature")!
+    public static let syncSession = HTTPField.Name("X-Sync-Session")!
+    public static let syncEpoch = HTTPField.Name("X-Sync-Epoch")!
+    public static let correlationID = HTTPField.Name("X-Correlation-ID")!
+}
+
+/// The authenticated caller of a request: the user, the tenant it acts in, and its memberships.
+public struct Caller: Sendable, Equatable {
+    public let user: String
+    public let tenant: String
+    public let memberships: [String]
+
+    public var scope: Scope { Scope(tenant: tenant, owner: user) }
+}
+
+/// The tenants a verified token may act in.
+public struct Membership: Sendable, Equatable {
+    public let tenants: [String]
+    /// True when the tenants came from the token's claim, false when the default tenant applied.
+    public let fromClaim: Bool
+}
+
+/// Turns request headers into a `Caller`: verifies the bearer token, the signed tenant headers
+/// (when a tenant secret is configured) and the user's membership of the tenant.
+public struct Authenticator: Sendable {
+    public let configuration: AuthConfiguration
+    public let verifier: TokenVerifier
+
+    public init(configuration: AuthConfiguration, verifier: TokenVerifier) {
+        self.configuration = configuration
+        self.verifier = verifier
+    }
+
+    public func token(_ headers: HTTPFields) async throws(APIError) -> VerifiedToken {
+        guard let authorization = headers[.authorization] else {
+            throw .unauthorized("missing bearer token: send 'Authorization: Bearer <JWT>'")
+        }
+        let prefix = "bearer "
+        guard authorization.count > prefix.count, authorization.prefix(prefix.count).lowercased() == prefix else {
+            throw .unauthorized("the Authorization header must be 'Bearer <JWT>'")
+        }
+        return try await verifier.verify(String(authorization.dropFirst(prefix.count)).trimmingSpaces())
+    }
+
+    public func membership(of token: VerifiedToken) -> Membership {
+        let claimed = (token.tenants ?? []).filter(Identifiers.isValidTenant)
+        if claimed.isEmpty { return Membership(tenants: [configuration.defaultTenant], fromClaim: false) }
+        return Membership(tenants: claimed, fromClaim: true)
+    }
+
+    public func caller(_ headers: HTTPFields) async throws(APIError) -> Caller {
+        let token = try await token(headers)
+        let membership = membership(of: token)
+        let requested = try requestedTenant(headers)
+        let tenant: String
+        if let requested {
+            guard membership.tenants.contains(requested) else {
+                throw .forbidden("user '\(token.subject)' is not a member of tenant '\(requested)'")
+            }
+            tenant = requested
+        } else if membership.tenants.count == 1 {
+            tenant = membership.tenants[0]
+        } else {
+            throw .badRequest(
+                "this user belongs to several tenants (\(membership.tenants.joined(separator: ", "))): "
+                    + "name one in X-TB-Tenant-ID")
+        }
+        return Caller(user: token.subject, tenant: tenant, memberships: membership.tenants)
+    }
+
+    /// The tenant the request names, checked against its signature when a tenant secret is set.
+    private func requestedTenant(_ headers: HTTPFields) throws(APIError) -> String? {
+        let tenant = headers[.tenantID]
+        guard let secret = configuration.tenantSecret else {
+            guard let tenant else { return nil }
+            guard Identifiers.isValidTenant(tenant) else { throw Self.invalidTenant }
+            return tenant
+        }
+        guard let tenant, let timestamp = headers[.tenantTimestamp], let signature = headers[.tenantSignature] else {
+            throw .unauthorized("signed tenant headers are required: X-TB-Tenant-ID, X-TB-Timestamp, X-TB-Signature")
+        }
+        guard Identifiers.isValidTenant(tenant) else { throw Self.invalidTenant }
+        guard let timestampMs = Int64(timestamp) else {
+            throw .unauthorized("X-TB-Timestamp must be unix time in milliseconds")
+        }
+        let window = configuration.tenantHeaderWindowSeconds * 1000
+        guard abs(Timestamp.nowMilliseconds() - timestampMs) <= window else {
+            throw .unauthorized(
+                "X-TB-Timestamp is outside the accepted window of ±\(configuration.tenantHeaderWindowSeconds) s")
+        }
+        guard TenantSignature.isValid(signature: signature, secret: secret, tenant: tenant, timestampMs: timestampMs)
+        else { throw .unauthorized("the tenant signature (X-TB-Signature) is invalid") }
+        return tenant
+    }
+
+    private static let invalidTenant = APIError.badRequest(
+        "X-TB-Tenant-ID must be 1 to 128 letters, digits or the characters . _ - : @")
+}
+
+extension String {
+    func trimmingSpaces() -> String {
+        var slice = Substring(self)
+        while slice.first == " " { slice.removeFirst() }
+        while slice.last == " " { slice.removeLast() }
+        return String(slice)
+    }
+}

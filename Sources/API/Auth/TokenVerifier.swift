@@ -1,0 +1,183 @@
+import AsyncHTTPClient
+import JWTKit
+import Logging
+import NIOCore
+import Synchronization
+
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
+/// A verified bearer token: who the caller is and which tenants the token says they belong to.
+public struct VerifiedToken: Sendable, Equatable {
+    public let subject: String
+    /// The tenant claim's values; nil when the token has no such claim.
+    public let tenants: [String]?
+}
+
+/// Verifies bearer JWTs. HS256 tokens are checked against the configured secret and RS256/ES256
+/// tokens against the JWKS, each in its own key collection, so a token can never pick which kind
+/// of key verifies it. Tokens without a configured algorithm, including `alg: none`, are refused.
+public final class TokenVerifier: Sendable {
+    private let configuration: AuthConfiguration
+    private let hmacKeys: JWTKeyCollection?
+    private let jwks: JWKSKeys?
+
+    public init(configuration: AuthConfiguration, logger: Logger) async throws {
+        self.configuration = configuration
+        if let secret = configuration.jwtSecret {
+            hmacKeys = await JWTKeyCollection().add(hmac: HMACKey(from: secret), digestAlgorithm: .sha256)
+        } else {
+            hmacKeys = nil
+        }
+        if configuration.jwksURL != nil || configuration.jwksFile != nil {
+            jwks = try await JWKSKeys(url: configuration.jwksURL, file: configuration.jwksFile, logger: logger)
+        } else {
+            jwks = nil
+        }
+    }
+
+    /// Signs an HS256 token with the configured secret (for `toolbridge token` and tests).
+    public func issue(subject: String, tenants: [String]?, ttlSeconds: Int64) async throws -> String {
+        guard let hmacKeys else { throw ConfigurationError("no JWT secret is configured to sign tokens with") }
+        let now = Timestamp.nowMilliseconds() / 1000
+        var claims: [String: ClaimValue] = [
+            "sub": .string(subject), "iat": .number(Double(now)), "exp": .number(Double(now + ttlSeconds)),
+        ]
+        if let tenants { claims[configuration.tenantClaim] = tenants.count == 1 ? .string(tenants[0]) : .strings(tenants) }
+        if let issuer = configuration.issuer { claims["iss"] = .string(issuer) }
+        if let audience = configuration.audience { claims["aud"] = .string(audience) }
+        return try await hmacKeys.sign(TokenClaims(claims))
+    }
+
+    public func verify(_ token: String) async throws(APIError) -> VerifiedToken {
+        let parts = token.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 3 else { throw .unauthorized("the bearer token is not a JWT (header.payload.signature)") }
+        guard let headerBytes = Base64URL.decode(parts[0]), let header = try? JSONValue.parse(headerBytes),
+            let algorithm = header["alg"]?.stringValue
+        else { throw .unauthorized("the token header is not valid base64url JSON with an 'alg'") }
+
+        let keys: JWTKeyCollection
+        switch algorithm {
+        case "HS256":
+            guard let hmacKeys else { throw .unauthorized("HS256 tokens are not accepted by this server") }
+            keys = hmacKeys
+        case "RS256", "ES256":
+            guard let jwks else { throw .unauthorized("\(algorithm) tokens are not accepted: no JWKS is configured") }
+            keys = await jwks.keys(forKeyID: header["kid"]?.stringValue)
+        case "none", "None", "NONE":
+            throw .unauthorized("unsigned tokens (alg 'none') are refused")
+        default:
+            throw .unauthorized("the token algorithm '\(algorithm)' is not accepted")
+        }
+
+        let claims: TokenClaims
+        do {
+            claims = try await keys.verify(token, as: TokenClaims.self)
+        } catch let error as JWTError where error.errorType == .signatureVerificationFailed {
+            throw .unauthorized("the token signature is invalid")
+        } catch {
+            throw .unauthorized("the token could not be verified")
+        }
+        return try check(claims)
+    }
+
+    private func check(_ claims: TokenClaims) throws(APIError) -> VerifiedToken {
+        let now = Double(Timestamp.nowMilliseconds()) / 1000
+        let leeway = Double(configuration.leewaySeconds)
+        guard let expiry = claims.values["exp"]?.number else { throw .unauthorized("the token has no 'exp' claim") }
+        guard expiry + leeway > now else { throw .unauthorized("the token has expired") }
+        if let notBefore = claims.values["nbf"]?.number, notBefore - leeway > now {
+            throw .unauthorized("the token is not valid yet ('nbf' is in the future)")
+        }
+        if let issuer = configuration.issuer, claims.values["iss"] != .string(issuer) {
+            throw .unauthorized("the token's issuer is not the one this server trusts")
+        }
+        if let audience = configuration.audience, !(claims.values["aud"]?.strings ?? []).contains(audience) {
+            throw .unauthorized("the token's audience does not include this server")
+        }
+        guard let subject = claims.values["sub"]?.strings?.first, Identifiers.isValidUser(subject) else {
+            throw .unauthorized("the token has no usable 'sub' claim")
+        }
+        return VerifiedToken(subject: subject, tenants: claims.values[configuration.tenantClaim]?.strings)
+    }
+}
+
+/// The JWKS keys, reloaded from their URL when a token names a key id they do not have (at most
+/// once a minute, so unknown key ids cannot make the server hammer the identity provider).
+final class JWKSKeys: Sendable {
+    private struct State {
+        var keys: JWTKeyCollection
+        var keyIDs: Set<String>
+        var loadedAt: Int64
+    }
+
+    private let url: String?
+    private let file: String?
+    private let logger: Logger
+    private let state: Mutex<State>
+
+    init(url: String?, file: String?, logger: Logger) async throws {
+        self.url = url
+        self.file = file
+        self.logger = logger
+        let (keys, ids) = try await Self.load(url: url, file: file)
+        state = Mutex(State(keys: keys, keyIDs: ids, loadedAt: Timestamp.nowMilliseconds()))
+    }
+
+    func keys(forKeyID keyID: String?) async -> JWTKeyCollection {
+        let (current, known, loadedAt) = state.withLock { ($0.keys, $0.keyIDs, $0.loadedAt) }
+        guard let keyID, !known.contains(keyID), url != nil,
+            Timestamp.nowMilliseconds() - loadedAt > 60_000
+        else { return current }
+        state.withLock { $0.loadedAt = Timestamp.nowMilliseconds() }
+        do {
+            let (keys, ids) = try await Self.load(url: url, file: file)
+            state.withLock { $0 = State(keys: keys, keyIDs: ids, loadedAt: Timestamp.nowMilliseconds()) }
+            return keys
+        } catch {
+            logger.warning("JWKS reload failed", metadata: ["error": "\(error)"])
+            return current
+        }
+    }
+
+    private static func load(url: String?, file: String?) async throws -> (JWTKeyCollection, Set<String>) {
+        let text: String
+        if let file {
+            text = try String(contentsOfFile: file, encoding: .utf8)
+        } else if let url {
+            let request = HTTPClientRequest(url: url)
+            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+            guard response.status == .ok else {
+                throw ConfigurationError("the JWKS URL \(url) answered \(response.status.code)")
+            }
+            text = String(buffer: try await response.body.collect(upTo: 1 << 20))
+        } else {
+            throw ConfigurationError("no JWKS URL or file is configured")
+        }
+        let jwks: JWKS
+        do {
+            jwks = try JSONDecoder().decode(JWKS.self, from: Data(text.utf8))
+        } catch {
+            throw ConfigurationError("the JWKS is not valid JSON Web Key Set JSON: \(error)")
+        }
+        let keys = try await JWTKeyCollection().add(jwks: jwks)
+        return (keys, Set(jwks.keys.compactMap { $0.keyIdentifier?.string }))
+    }
+}
+
+enum Base64URL {
+    static func decode(_ text: some StringProtocol) -> [UInt8]? {
+        var base64 = String(text).replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        while base64.count % 4 != 0 { base64 += "=" }
+        return Data(base64Encoded: base64).map(Array.init)
+    }
+
+    static func encode(_ bytes: some Sequence<UInt8>) -> String {
+        Data(bytes).base64EncodedString()
+            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
+    }
+}

@@ -1,0 +1,61 @@
+/// The owner of a request's data: every store query is scoped to one tenant and one user.
+public struct Scope: Sendable, Hashable {
+    public let tenant: String
+    public let owner: String
+
+    public init(tenant: String, owner: String) {
+        self.tenant = tenant
+        self.owner = owner
+    }
+}
+
+/// An item as the stores keep it. `payload` is the serialized JSON text, stored and returned
+/// byte for byte, so reads never parse it.
+public struct StoredItem: Sendable, Equatable {
+    public var uid: String
+    public var version: Int64
+    /// The server's write time; strictly increasing per item. Lists and pulls are ordered by it.
+    public var updatedMs: Int64
+    public var deletedMs: Int64?
+    /// The last-writer-wins clock: the payload's `updatedTs`, as the writer set it.
+    public var clockMs: Int64
+    public var payload: String
+    /// Payload fields copied into indexed columns so lists can filter on them.
+    public var status: String?
+    public var parentUID: String?
+    public var parentType: String?
+
+    public var isDeleted: Bool { deletedMs != nil }
+
+    func indexedValue(_ field: IndexedField) -> String? {
+        switch field {
+        case .status: status
+        case .parentUID: parentUID
+        case .parentType: parentType
+        }
+    }
+
+    /// `{uid, version, updatedAt, deletedAt?, payload}`, the item as the API returns it.
+    public var json: String {
+        var text = "{\"uid\":\"\(uid)\",\"version\":\(version),\"updatedAt\":\""
+        text += Timestamp.format(milliseconds: updatedMs)
+        text += "\""
+        if let deletedMs {
+            text += ",\"deletedAt\":\"" + Timestamp.format(milliseconds: deletedMs) + "\""
+        }
+        text += ",\"payload\":" + payload + "}"
+        return text
+    }
+}
+
+/// A reference to an item that a write requires to be live (a comment's note, a message's chat).
+public struct ItemReference: Sendable, Equatable {
+    public let kind: EntityKind
+    public let uid: String
+}
+
+/// What a write wants stored, and the parent that must be live when it lands.
+public struct ItemChange: Sendable {
+    public var item: StoredItem
+    public var requiredParent: ItemReference?
+}

@@ -1,0 +1,104 @@
+import Hummingbird
+
+/// Reading requests the same way on every endpoint, with errors that say what was wrong.
+struct RequestParsing {
+    let maxBodyBytes: Int
+
+    func jsonBody(_ request: Request) async throws -> JSONValue {
+        if let length = request.headers[.contentLength].flatMap(Int.init), length > maxBodyBytes {
+            throw tooLarge
+        }
+        let buffer: ByteBuffer
+        do {
+            buffer = try await request.body.collect(upTo: maxBodyBytes)
+        } catch let error as HTTPError where error.status == .contentTooLarge {
+            throw tooLarge
+        }
+        guard buffer.readableBytes > 0 else { throw APIError.badRequest("the request body is empty; send JSON") }
+        do {
+            return try JSONValue.parse(buffer.readableBytesView)
+        } catch {
+            throw APIError.badRequest("the request body is \(error)")
+        }
+    }
+
+    func objectBody(_ request: Request) async throws -> JSONObject {
+        let body = try await jsonBody(request)
+        guard let object = body.objectValue else {
+            throw APIError.badRequest("the request body must be a JSON object, not \(body.typeName == "array" ? "an" : "a") \(body.typeName)")
+        }
+        return object
+    }
+
+    private var tooLarge: APIError {
+        APIError(.contentTooLarge, "the request body is larger than the limit of \(maxBodyBytes) bytes")
+    }
+
+    static func kind(_ context: APIRequestContext) throws -> EntityKind {
+        let name = context.parameters.get("kind") ?? ""
+        guard let kind = EntityKind.named(name) else {
+            throw APIError.notFound(
+                "unknown kind '\(name)'; kinds are \(EntityKind.all.map(\.name).joined(separator: ", "))")
+        }
+        return kind
+    }
+
+    static func uid(_ context: APIRequestContext, parameter: String = "uid") throws -> String {
+        let text = context.parameters.get(parameter) ?? ""
+        guard let uid = ItemWrites.canonicalUID(text) else {
+            throw APIError.badRequest("'\(text)' is not a valid uid: expected a UUID")
+        }
+        return uid
+    }
+
+    static func flag(_ request: Request, _ name: String) throws -> Bool {
+        guard let value = request.uri.queryParameters.get(name) else { return false }
+        switch value.lowercased() {
+        case "true", "1", "yes": return true
+        case "false", "0", "no", "": return false
+        default: throw APIError.badRequest("\(name) must be true or false, not '\(value)'")
+        }
+    }
+
+    static let defaultLimit = 100
+    static let maximumLimit = 1000
+
+    /// `limit` defaults to 100; values above 1000 are clamped to 1000.
+    static func limit(_ request: Request) throws -> Int {
+        guard let text = request.uri.queryParameters.get("limit") else { return defaultLimit }
+        guard let value = Int(text), value >= 1 else {
+            throw APIError.badRequest("limit must be a whole number from 1 to \(maximumLimit), not '\(text)'")
+        }
+        return min(value, maximumLimit)
+    }
+
+    static func cursor(_ request: Request) throws -> (updatedMs: Int64, uid: String)? {
+        guard let text = request.uri.queryParameters.get("cursor"), !text.isEmpty else { return nil }
+        guard let bytes = Base64URL.decode(text), let decoded = String(validating: bytes, as: UTF8.self) else {
+            throw invalidCursor
+        }
+        let parts = decoded.split(separator: "|", maxSplits: 1)
+        guard parts.count == 2, let ms = Int64(parts[0]), let uid = ItemWrites.canonicalUID(String(parts[1])) else {
+            throw invalidCursor
+        }
+        return (ms, uid)
+    }
+
+    static func cursor(after item: StoredItem) -> String {
+        Base64URL.encode(Array("\(item.updatedMs)|\(item.uid)".utf8))
+    }
+
+    private static let invalidCursor = APIError.badRequest("cursor is not valid: pass back a nextCursor unchanged")
+
+    /// `If-Match: "3"`, `3` or `W/"3"`; nil when absent.
+    static func ifMatch(_ request: Request) throws -> Int64? {
+        guard let text = request.headers[.ifMatch] else { return nil }
+        var value = Substring(text.trimmingSpaces())
+        if value.hasPrefix("W/") { value = value.dropFirst(2) }
+        if value.hasPrefix("\""), value.hasSuffix("\""), value.count >= 2 { value = value.dropFirst().dropLast() }
+        guard let version = Int64(value) else {
+            throw APIError.badRequest("If-Match must be an item version such as \"3\", not '\(text)'")
+        }
+        return version
+    }
+}

@@ -1,0 +1,118 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+import Logging
+import PostgresNIO
+
+/// The production store: PostgreSQL through postgres-nio's pooled `PostgresClient`. Row locks
+/// (`SELECT … FOR UPDATE`) serialize writers of one item; nothing is kept in process memory, so
+/// any number of API replicas can share the database.
+struct PostgresDatabase: SQLDatabase {
+    let dialect = SQLDialect.postgres
+    let client: PostgresClient
+    let logger: Logger
+
+    func read<Result: Sendable>(_ body: (any SQLConnection) async throws -> Result) async throws -> Result {
+        try await client.withConnection { connection in
+            try await body(PostgresStatementRunner(connection: connection, logger: logger))
+        }
+    }
+
+    func transaction<Result: Sendable>(_ body: (any SQLConnection) async throws -> Result) async throws -> Result {
+        try await client.withTransaction(logger: logger) { connection in
+            try await body(PostgresStatementRunner(connection: connection, logger: logger))
+        }
+    }
+
+    /// Reads `postgres://user:password@host:port/database?sslmode=disable|prefer|require`.
+    static func configuration(url text: String) throws -> PostgresClient.Configuration {
+        guard let url = URLComponents(string: text), let scheme = url.scheme,
+            scheme == "postgres" || scheme == "postgresql"
+        else {
+            throw ConfigurationError("DATABASE_URL must look like postgres://user:password@host:5432/database")
+        }
+        guard let user = url.user, !user.isEmpty else {
+            throw ConfigurationError("DATABASE_URL names no user (postgres://USER@host/database)")
+        }
+        let mode = url.queryItems?.first { $0.name == "sslmode" }?.value ?? "prefer"
+        let tls: PostgresClient.Configuration.TLS
+        switch mode {
+        case "disable": tls = .disable
+        case "prefer", "allow": tls = .prefer(.makeClientConfiguration())
+        case "require", "verify-ca", "verify-full": tls = .require(.makeClientConfiguration())
+        default: throw ConfigurationError("DATABASE_URL sslmode '\(mode)' is not one of disable, prefer, require")
+        }
+        let database = url.path.hasPrefix("/") ? String(url.path.dropFirst()) : url.path
+        var configuration = PostgresClient.Configuration(
+            host: url.host ?? "localhost", port: url.port ?? 5432, username: user,
+            password: url.password?.removingPercentEncoding, database: database.isEmpty ? user : database, tls: tls)
+        configuration.options.maximumConnections = 20
+        return configuration
+    }
+}
+
+private struct PostgresStatementRunner: SQLConnection {
+    let connection: PostgresConnection
+    let logger: Logger
+
+    private func query(_ statement: SQLStatement) -> PostgresQuery {
+        var binds = PostgresBindings(capacity: statement.binds.count)
+        for value in statement.binds {
+            switch value {
+            case .text(let text): binds.append(text)
+            case .integer(let number): binds.append(number)
+            case .null: binds.appendNull()
+            }
+        }
+        return PostgresQuery(unsafeSQL: statement.sql, binds: binds)
+    }
+
+    func execute(_ statement: SQLStatement) async throws {
+        try await connection.query(query(statement), logger: logger).consume()
+    }
+
+    func items(_ statement: SQLStatement) async throws -> [StoredItem] {
+        var items: [StoredItem] = []
+        let rows = try await connection.query(query(statement), logger: logger)
+        for try await (uid, version, updated, deleted, clock, payload, status, parentUID, parentType) in rows.decode(
+            (String, Int64, Int64, Int64?, Int64, String, String?, String?, String?).self)
+        {
+            items.append(StoredItem(
+                uid: uid, version: version, updatedMs: updated, deletedMs: deleted, clockMs: clock, payload: payload,
+                status: status, parentUID: parentUID, parentType: parentType))
+        }
+        return items
+    }
+
+    func rows(_ statement: SQLStatement) async throws -> [[SQLValue]] {
+        var result: [[SQLValue]] = []
+        for try await row in try await connection.query(query(statement), logger: logger) {
+            var values: [SQLValue] = []
+            for cell in row {
+                if cell.bytes == nil {
+                    values.append(.null)
+                } else if [.int2, .int4, .int8].contains(cell.dataType) {
+                    values.append(.integer(try cell.decode(Int64.self)))
+                } else {
+                    values.append(.text(try cell.decode(String.self)))
+                }
+            }
+            result.append(values)
+        }
+        return result
+    }
+}
+
+extension PostgresRowSequence {
+    fileprivate func consume() async throws {
+        for try await _ in self {}
+    }
+}
+
+/// A configuration value that cannot be used, with the sentence to show the operator.
+public struct ConfigurationError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}

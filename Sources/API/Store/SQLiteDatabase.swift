@@ -1,0 +1,105 @@
+import Logging
+import NIOCore
+import SQLiteNIO
+import Synchronization
+
+/// The embedded store: one SQLite file in WAL mode, one writer connection whose transactions are
+/// queued by an `AsyncMutex`, and a few reader connections that see only committed data.
+final class SQLiteDatabase: SQLDatabase {
+    let dialect = SQLDialect.sqlite
+    private let writer: SQLiteConnection
+    private let readers: [SQLiteConnection]
+    private let nextReader = Atomic<Int>(0)
+    private let writeLock = AsyncMutex()
+
+    private init(writer: SQLiteConnection, readers: [SQLiteConnection]) {
+        self.writer = writer
+        self.readers = readers
+    }
+
+    static func open(path: String, readers readerCount: Int = 2, logger: Logger) async throws -> SQLiteDatabase {
+        let writer = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
+        for pragma in ["PRAGMA journal_mode = WAL", "PRAGMA synchronous = NORMAL", "PRAGMA busy_timeout = 5000"] {
+            _ = try await writer.query(pragma)
+        }
+        var readers: [SQLiteConnection] = []
+        for _ in 0..<readerCount {
+            let reader = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
+            _ = try await reader.query("PRAGMA busy_timeout = 5000")
+            readers.append(reader)
+        }
+        return SQLiteDatabase(writer: writer, readers: readers)
+    }
+
+    func close() async {
+        for connection in [writer] + readers {
+            try? await connection.close()
+        }
+    }
+
+    func read<Result: Sendable>(_ body: (any SQLConnection) async throws -> Result) async throws -> Result {
+        let index = nextReader.wrappingAdd(1, ordering: .relaxed).oldValue
+        return try await body(SQLiteStatementRunner(connection: readers[index % readers.count]))
+    }
+
+    func transaction<Result: Sendable>(_ body: (any SQLConnection) async throws -> Result) async throws -> Result {
+        let runner = SQLiteStatementRunner(connection: writer)
+        return try await writeLock.withLock {
+            _ = try await writer.query("BEGIN IMMEDIATE")
+            do {
+                let result = try await body(runner)
+                _ = try await writer.query("COMMIT")
+                return result
+            } catch {
+                _ = try? await writer.query("ROLLBACK")
+                throw error
+            }
+        }
+    }
+}
+
+private struct SQLiteStatementRunner: SQLConnection {
+    let connection: SQLiteConnection
+
+    /// SQLite reads `$1` as a named parameter; `?1` is its positional form.
+    private func run(_ statement: SQLStatement) async throws -> [SQLiteRow] {
+        let sql = statement.sql.replacingDollarParameters()
+        let binds: [SQLiteData] = statement.binds.map {
+            switch $0 {
+            case .text(let text): .text(text)
+            case .integer(let number): .integer(Int(number))
+            case .null: .null
+            }
+        }
+        return try await connection.query(sql, binds)
+    }
+
+    func execute(_ statement: SQLStatement) async throws {
+        _ = try await run(statement)
+    }
+
+    func items(_ statement: SQLStatement) async throws -> [StoredItem] {
+        try await rows(statement).compactMap(ItemColumns.item(from:))
+    }
+
+    func rows(_ statement: SQLStatement) async throws -> [[SQLValue]] {
+        try await run(statement).map { row in
+            row.columns.map { column in
+                switch column.data {
+                case .integer(let number): .integer(Int64(number))
+                case .float(let number): .integer(Int64(number))
+                case .text(let text): .text(text)
+                case .blob(let buffer): .text(String(buffer: buffer))
+                case .null: .null
+                }
+            }
+        }
+    }
+}
+
+extension String {
+    fileprivate func replacingDollarParameters() -> String {
+        guard contains("$") else { return self }
+        return String(map { $0 == "$" ? "?" : $0 })
+    }
+}

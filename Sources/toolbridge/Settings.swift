@@ -1,0 +1,73 @@
+import API
+import Logging
+
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
+/// Reads configuration from the environment; the only place that does.
+struct Settings {
+    let environment: [String: String]
+    let dataDirectory: String
+
+    init(dataDirectory: String?, environment: [String: String] = ProcessInfo.processInfo.environment) {
+        self.environment = environment
+        self.dataDirectory = dataDirectory ?? environment["TOOLBRIDGE_DATA_DIR"].nonEmpty ?? "."
+    }
+
+    static func bootstrapLogging(level: String?) {
+        let name = level ?? ProcessInfo.processInfo.environment["TOOLBRIDGE_LOG_LEVEL"] ?? "info"
+        let logLevel = Logger.Level(rawValue: name.lowercased()) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = logLevel
+            return handler
+        }
+    }
+
+    func integer(_ name: String) throws -> Int64? {
+        guard let text = environment[name].nonEmpty else { return nil }
+        guard let value = Int64(text), value > 0 else {
+            throw ConfigurationError("\(name) must be a positive whole number, not '\(text)'")
+        }
+        return value
+    }
+
+    func apiConfiguration(logger: Logger) throws -> APIConfiguration {
+        var auth = AuthConfiguration(
+            jwtSecret: environment["TOOLBRIDGE_JWT_SECRET"].nonEmpty,
+            jwksURL: environment["TOOLBRIDGE_JWKS_URL"].nonEmpty,
+            jwksFile: environment["TOOLBRIDGE_JWKS_FILE"].nonEmpty,
+            issuer: environment["TOOLBRIDGE_JWT_ISSUER"].nonEmpty,
+            audience: environment["TOOLBRIDGE_JWT_AUDIENCE"].nonEmpty,
+            tenantSecret: environment["TOOLBRIDGE_TENANT_SECRET"].nonEmpty,
+            tenantClaim: environment["TOOLBRIDGE_TENANT_CLAIM"].nonEmpty ?? "org_id",
+            defaultTenant: environment["TOOLBRIDGE_DEFAULT_TENANT"].nonEmpty ?? "default")
+        if auth.jwtSecret == nil, auth.jwksURL == nil, auth.jwksFile == nil {
+            auth.jwtSecret = try DevelopmentSecret.loadOrCreate(dataDirectory: dataDirectory)
+            logger.warning(
+                "DEVELOPMENT MODE: no TOOLBRIDGE_JWT_SECRET or JWKS is set; tokens are signed with the secret in \(DevelopmentSecret.path(dataDirectory: dataDirectory)). Do not use this in production."
+            )
+        }
+        if auth.tenantSecret == nil {
+            logger.warning(
+                "TENANT HEADERS ARE NOT VERIFIED: TOOLBRIDGE_TENANT_SECRET is not set, so X-TB-Tenant-ID is accepted unsigned (membership is still checked)."
+            )
+        }
+        var configuration = APIConfiguration(
+            databaseURL: environment["DATABASE_URL"].nonEmpty, dataDirectory: dataDirectory, auth: auth)
+        if let bytes = try integer("TOOLBRIDGE_MAX_BODY_BYTES") { configuration.maxBodyBytes = Int(bytes) }
+        if let seconds = try integer("TOOLBRIDGE_SESSION_TTL") { configuration.sessionTTLSeconds = seconds }
+        return configuration
+    }
+}
+
+extension Optional where Wrapped == String {
+    /// Unset and empty variables mean the same: not configured.
+    var nonEmpty: String? {
+        guard let self, !self.isEmpty else { return nil }
+        return self
+    }
+}

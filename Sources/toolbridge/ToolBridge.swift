@@ -1,0 +1,101 @@
+import API
+import ArgumentParser
+#if canImport(Glibc)
+import Glibc
+#endif
+import Logging
+
+@main
+struct ToolBridge: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "toolbridge",
+        abstract: "Notes, tasks, comments and chats for LLM clients, through the Model Context Protocol.",
+        subcommands: [APICommand.self, TokenCommand.self, MigrateCommand.self])
+}
+
+/// Options every command shares: where data lives and how loud the log is.
+struct CommonOptions: ParsableArguments {
+    @Option(help: "Directory for the SQLite file and the development secret (env TOOLBRIDGE_DATA_DIR).")
+    var dataDir: String?
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error (env TOOLBRIDGE_LOG_LEVEL).")
+    var logLevel: String?
+
+    func settings() -> Settings {
+        Settings.bootstrapLogging(level: logLevel)
+        return Settings(dataDirectory: dataDir)
+    }
+}
+
+struct APICommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "api", abstract: "Run the REST API (embedded SQLite unless DATABASE_URL is set).")
+
+    @OptionGroup var common: CommonOptions
+
+    @Option(help: "Address to listen on.")
+    var host = "127.0.0.1"
+
+    @Option(help: "Port to listen on (0 picks a free one).")
+    var port = 8081
+
+    func run() async throws {
+        let settings = common.settings()
+        let logger = Logger(label: "toolbridge.api")
+        var configuration = try settings.apiConfiguration(logger: logger)
+        configuration.host = host
+        configuration.port = port
+        let storage = try await APIStorage.open(configuration, logger: logger)
+        let verifier = try await TokenVerifier(configuration: configuration.auth, logger: logger)
+        let authenticator = Authenticator(configuration: configuration.auth, verifier: verifier)
+        logger.info("storage: \(storage.name)")
+        let address = (host: configuration.host, port: configuration.port)
+        let app = APIServer.application(
+            configuration: configuration, storage: storage, authenticator: authenticator, logger: logger,
+            onServerRunning: { channel in
+                let port = channel.localAddress?.port ?? address.port
+                print("toolbridge api listening on http://\(address.host):\(port)")
+                fflush(stdout)
+            })
+        try await app.runService()
+    }
+}
+
+struct TokenCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "token",
+        abstract: "Print an HS256 token signed with the configured secret (for development and tests).")
+
+    @OptionGroup var common: CommonOptions
+
+    @Option(help: "The user (sub claim).")
+    var sub: String
+
+    @Option(help: "A tenant the user belongs to; repeat for several.")
+    var tenant: [String] = []
+
+    @Option(help: "Lifetime in seconds.")
+    var ttl: Int64 = 3600
+
+    func run() async throws {
+        let logger = Logger(label: "toolbridge.token")
+        let configuration = try common.settings().apiConfiguration(logger: logger)
+        let verifier = try await TokenVerifier(configuration: configuration.auth, logger: logger)
+        print(try await verifier.issue(subject: sub, tenants: tenant.isEmpty ? nil : tenant, ttlSeconds: ttl))
+    }
+}
+
+struct MigrateCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "migrate", abstract: "Create or upgrade the database schema, then exit.")
+
+    @OptionGroup var common: CommonOptions
+
+    func run() async throws {
+        let logger = Logger(label: "toolbridge.migrate")
+        let configuration = try common.settings().apiConfiguration(logger: logger)
+        let storage = try await APIStorage.open(configuration, logger: logger)
+        try await storage.withServices { store in try await store.migrate() }
+        print("\(storage.name) schema is up to date")
+    }
+}
