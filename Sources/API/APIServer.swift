@@ -18,7 +18,7 @@ public struct APIStorage: Sendable {
             return APIStorage(store: SQLItemStore(database: database), services: [client], name: "postgresql")
         }
         let database = try await SQLiteDatabase.open(path: configuration.sqlitePath, logger: logger)
-        return APIStorage(store: SQLItemStore(database: database), services: [], name: "sqlite")
+        return APIStorage(store: SQLItemStore(database: database), services: [database], name: "sqlite")
     }
 }
 

@@ -1,8 +1,6 @@
 import API
 import ArgumentParser
-#if canImport(Glibc)
-import Glibc
-#endif
+import Foundation
 import Logging
 
 @main
@@ -54,8 +52,8 @@ struct APICommand: AsyncParsableCommand {
             configuration: configuration, storage: storage, authenticator: authenticator, logger: logger,
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? address.port
-                print("toolbridge api listening on http://\(address.host):\(port)")
-                fflush(stdout)
+                // Unbuffered: scripts and tests wait for this line to know the port.
+                FileHandle.standardOutput.write(Data("toolbridge api listening on http://\(address.host):\(port)\n".utf8))
             })
         try await app.runService()
     }

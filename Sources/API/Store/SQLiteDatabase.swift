@@ -1,11 +1,13 @@
 import Logging
 import NIOCore
 import SQLiteNIO
+import ServiceLifecycle
 import Synchronization
 
 /// The embedded store: one SQLite file in WAL mode, one writer connection whose transactions are
-/// queued by an `AsyncMutex`, and a few reader connections that see only committed data.
-final class SQLiteDatabase: SQLDatabase {
+/// queued by an `AsyncMutex`, and a few reader connections that see only committed data. It is a
+/// `Service`: its connections stay open until graceful shutdown, then close.
+final class SQLiteDatabase: SQLDatabase, Service {
     let dialect = SQLDialect.sqlite
     private let writer: SQLiteConnection
     private let readers: [SQLiteConnection]
@@ -31,7 +33,8 @@ final class SQLiteDatabase: SQLDatabase {
         return SQLiteDatabase(writer: writer, readers: readers)
     }
 
-    func close() async {
+    func run() async {
+        try? await gracefulShutdown()
         for connection in [writer] + readers {
             try? await connection.close()
         }
