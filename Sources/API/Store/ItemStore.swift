@@ -24,6 +24,14 @@ public struct SyncSession: Sendable, Equatable {
     public let userID: String
     public let createdMs: Int64
     public let expiresMs: Int64
+
+    public init(id: String, tenant: String, userID: String, createdMs: Int64, expiresMs: Int64) {
+        self.id = id
+        self.tenant = tenant
+        self.userID = userID
+        self.createdMs = createdMs
+        self.expiresMs = expiresMs
+    }
 }
 
 /// The per-user, per-tenant sync epoch; a wipe bumps it so clients know to start over.

@@ -21,8 +21,14 @@ struct PostgresDatabase: SQLDatabase {
     }
 
     func transaction<Result: Sendable>(_ body: (any SQLConnection) async throws -> Result) async throws -> Result {
-        try await client.withTransaction(logger: logger) { connection in
-            try await body(PostgresStatementRunner(connection: connection, logger: logger))
+        do {
+            return try await client.withTransaction(logger: logger) { connection in
+                try await body(PostgresStatementRunner(connection: connection, logger: logger))
+            }
+        } catch let error as PostgresTransactionError {
+            // A rolled-back transaction reports why the body failed (a 404, a 412…) as itself.
+            if let reason = error.closureError, error.rollbackError == nil { throw reason }
+            throw error
         }
     }
 

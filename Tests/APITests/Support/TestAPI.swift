@@ -61,8 +61,11 @@ struct TestAPI: Sendable {
         return try await run(configuration: configuration, body)
     }
 
+    /// Runs the API on `configuration`; two runs given the same configuration and tenant are two
+    /// replicas of one deployment.
     static func run<Value: Sendable>(
-        configuration: APIConfiguration, _ body: @Sendable (TestAPI) async throws -> Value
+        configuration: APIConfiguration, tenant: String = uniqueTenant(),
+        _ body: @Sendable (TestAPI) async throws -> Value
     ) async throws -> Value {
         var logger = Logger(label: "toolbridge.test")
         logger.logLevel = .warning
@@ -71,7 +74,6 @@ struct TestAPI: Sendable {
         let app = APIServer.application(
             configuration: configuration, storage: storage,
             authenticator: Authenticator(configuration: configuration.auth, verifier: verifier), logger: logger)
-        let tenant = uniqueTenant()
         return try await app.test(.router) { client in
             try await body(TestAPI(client: client, store: storage.store, tenant: tenant))
         }
