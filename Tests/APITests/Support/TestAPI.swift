@@ -45,7 +45,8 @@ struct TestUser: Sendable {
     }
 }
 
-/// The API running in process on a real store, driven through Hummingbird's test client.
+/// The API running in process on a real store, driven through Hummingbird's test client over a
+/// loopback socket.
 struct TestAPI: Sendable {
     let client: any TestClientProtocol
     let store: any ItemStore
@@ -74,7 +75,7 @@ struct TestAPI: Sendable {
         let app = APIServer.application(
             configuration: configuration, storage: storage,
             authenticator: Authenticator(configuration: configuration.auth, verifier: verifier), logger: logger)
-        return try await app.test(.router) { client in
+        return try await app.test(.live) { client in
             try await body(TestAPI(client: client, store: storage.store, tenant: tenant))
         }
     }
