@@ -7,7 +7,8 @@ let package = Package(
     products: [
         .executable(name: "toolbridge", targets: ["toolbridge"]),
         .library(name: "API", targets: ["API"]),
-    ],
+        .library(name: "PluginKit", targets: ["PluginKit"]),
+    ] + corePlugins.map { .library(name: "toolbridge-plugin-\($0.product)", type: .dynamic, targets: [$0.target]) },
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
@@ -23,8 +24,28 @@ let package = Package(
     ],
     targets: [
         .target(
+            name: "ToolBridgeJSON",
+            dependencies: [.product(name: "OrderedCollections", package: "swift-collections")]
+        ),
+        .target(name: "PluginABI"),
+        .target(name: "PluginKit", dependencies: ["PluginABI", "ToolBridgeJSON"]),
+        .target(
+            name: "Host",
+            dependencies: [
+                "API",
+                "PluginABI",
+                "ToolBridgeJSON",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
+        .target(
             name: "API",
             dependencies: [
+                "ToolBridgeJSON",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "SQLiteNIO", package: "sqlite-nio"),
@@ -40,6 +61,7 @@ let package = Package(
             name: "toolbridge",
             dependencies: [
                 "API",
+                "Host",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -56,6 +78,28 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
-    ],
+        .testTarget(
+            name: "HostTests",
+            dependencies: [
+                "API",
+                "Host",
+                "PluginABI",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ]
+        ),
+        .testTarget(name: "PluginKitTests", dependencies: ["PluginKit"]),
+    ] + corePlugins.map { .target(name: $0.target, dependencies: ["PluginKit"], path: "Plugins/\($0.directory)") },
     swiftLanguageModes: [.v6]
 )
+
+/// The core plugins: each a dynamic library the host finds beside the executable after `swift build`.
+/// Nothing links them statically; the host only ever opens them with dlopen.
+var corePlugins: [(directory: String, target: String, product: String)] {
+    [
+        ("Notes", "NotesPlugin", "notes"),
+        ("Tasks", "TasksPlugin", "tasks"),
+        ("Comments", "CommentsPlugin", "comments"),
+        ("Chats", "ChatsPlugin", "chats"),
+        ("ChatMessages", "ChatMessagesPlugin", "chat-messages"),
+    ]
+}

@@ -55,17 +55,16 @@ public enum APIServer {
     }
 }
 
-extension APIStorage {
-    /// Runs `body` with the storage's services running, for one-off commands such as `migrate`.
-    public func withServices<Result: Sendable>(
-        _ body: @Sendable (any ItemStore) async throws -> Result
-    ) async throws -> Result {
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for service in services {
-                group.addTask { try await service.run() }
-            }
-            defer { group.cancelAll() }
-            return try await body(store)
+/// Runs `body` while `services` run, then stops them: for one-off commands (`migrate`,
+/// `call`) that need a connection pool or an HTTP client only for a moment.
+public func withRunningServices<Result: Sendable>(
+    _ services: [any Service], _ body: @Sendable () async throws -> Result
+) async throws -> Result {
+    try await withThrowingTaskGroup(of: Void.self) { group in
+        for service in services {
+            group.addTask { try await service.run() }
         }
+        defer { group.cancelAll() }
+        return try await body()
     }
 }

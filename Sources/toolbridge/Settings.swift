@@ -35,7 +35,9 @@ struct Settings {
         return value
     }
 
-    func apiConfiguration(logger: Logger) throws -> APIConfiguration {
+    /// The API's configuration. Servers pass `announce` so that development defaults are logged
+    /// loudly; client commands (`token`, `call`) stay quiet.
+    func apiConfiguration(logger: Logger, announce: Bool = false) throws -> APIConfiguration {
         var auth = AuthConfiguration(
             jwtSecret: environment["TOOLBRIDGE_JWT_SECRET"].nonEmpty,
             jwksURL: environment["TOOLBRIDGE_JWKS_URL"].nonEmpty,
@@ -47,11 +49,13 @@ struct Settings {
             defaultTenant: environment["TOOLBRIDGE_DEFAULT_TENANT"].nonEmpty ?? "default")
         if auth.jwtSecret == nil, auth.jwksURL == nil, auth.jwksFile == nil {
             auth.jwtSecret = try DevelopmentSecret.loadOrCreate(dataDirectory: dataDirectory)
-            logger.warning(
+            if announce {
+                logger.warning(
                 "DEVELOPMENT MODE: no TOOLBRIDGE_JWT_SECRET or JWKS is set; tokens are signed with the secret in \(DevelopmentSecret.path(dataDirectory: dataDirectory)). Do not use this in production."
-            )
+                )
+            }
         }
-        if auth.tenantSecret == nil {
+        if announce, auth.tenantSecret == nil {
             logger.warning(
                 "TENANT HEADERS ARE NOT VERIFIED: TOOLBRIDGE_TENANT_SECRET is not set, so X-TB-Tenant-ID is accepted unsigned (membership is still checked)."
             )

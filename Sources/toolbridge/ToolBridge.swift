@@ -8,7 +8,9 @@ struct ToolBridge: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "toolbridge",
         abstract: "Notes, tasks, comments and chats for LLM clients, through the Model Context Protocol.",
-        subcommands: [APICommand.self, TokenCommand.self, MigrateCommand.self])
+        subcommands: [
+            APICommand.self, TokenCommand.self, MigrateCommand.self, PluginsCommand.self, CallCommand.self,
+        ])
 }
 
 /// Options every command shares: where data lives and how loud the log is.
@@ -19,8 +21,9 @@ struct CommonOptions: ParsableArguments {
     @Option(help: "Log level: trace, debug, info, notice, warning, error (env TOOLBRIDGE_LOG_LEVEL).")
     var logLevel: String?
 
-    func settings() -> Settings {
-        Settings.bootstrapLogging(level: logLevel)
+    /// `quiet` commands log only warnings unless a level is asked for.
+    func settings(quiet: Bool = false) -> Settings {
+        Settings.bootstrapLogging(level: logLevel ?? (quiet ? "warning" : nil))
         return Settings(dataDirectory: dataDir)
     }
 }
@@ -40,7 +43,7 @@ struct APICommand: AsyncParsableCommand {
     func run() async throws {
         let settings = common.settings()
         let logger = Logger(label: "toolbridge.api")
-        var configuration = try settings.apiConfiguration(logger: logger)
+        var configuration = try settings.apiConfiguration(logger: logger, announce: true)
         configuration.host = host
         configuration.port = port
         let storage = try await APIStorage.open(configuration, logger: logger)
@@ -77,7 +80,7 @@ struct TokenCommand: AsyncParsableCommand {
 
     func run() async throws {
         let logger = Logger(label: "toolbridge.token")
-        let configuration = try common.settings().apiConfiguration(logger: logger)
+        let configuration = try common.settings(quiet: true).apiConfiguration(logger: logger)
         let verifier = try await TokenVerifier(configuration: configuration.auth, logger: logger)
         print(try await verifier.issue(subject: sub, tenants: tenant.isEmpty ? nil : tenant, ttlSeconds: ttl))
     }
@@ -93,7 +96,7 @@ struct MigrateCommand: AsyncParsableCommand {
         let logger = Logger(label: "toolbridge.migrate")
         let configuration = try common.settings().apiConfiguration(logger: logger)
         let storage = try await APIStorage.open(configuration, logger: logger)
-        try await storage.withServices { store in try await store.migrate() }
+        try await withRunningServices(storage.services) { try await storage.store.migrate() }
         print("\(storage.name) schema is up to date")
     }
 }

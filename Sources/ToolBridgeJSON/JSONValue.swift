@@ -1,4 +1,5 @@
-import OrderedCollections
+// JSONObject is an OrderedDictionary: users of JSON values need its module too.
+@_exported import OrderedCollections
 
 /// A JSON document as the API keeps it: objects keep their key order and numbers keep the
 /// exact text the client sent, so a payload is stored and returned as it was written.
@@ -63,7 +64,7 @@ public enum JSONValue: Sendable, Equatable {
 
 public typealias JSONObject = OrderedDictionary<String, JSONValue>
 
-extension JSONValue: ExpressibleByStringLiteral, ExpressibleByBooleanLiteral, ExpressibleByIntegerLiteral,
+extension JSONValue: ExpressibleByStringInterpolation, ExpressibleByBooleanLiteral, ExpressibleByIntegerLiteral,
     ExpressibleByArrayLiteral, ExpressibleByDictionaryLiteral, ExpressibleByNilLiteral
 {
     public init(stringLiteral value: String) { self = .string(value) }

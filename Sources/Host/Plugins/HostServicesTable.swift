@@ -1,0 +1,189 @@
+import API
+import Dispatch
+import Logging
+import PluginABI
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The state of one tool call, behind the opaque `tb_call_context` pointer a plugin passes back
+/// to host services. It lives exactly as long as the call (see `ToolRunner.call`).
+final class CallContext: Sendable {
+    let identity: CallIdentity
+    let plugin: String
+    let proxy: RESTProxy
+    let logger: Logger
+    /// Unix milliseconds, 0 for none: what `deadline_ms` answers.
+    let deadlineMs: Int64
+    let deadline: ContinuousClock.Instant?
+    let isCancelled = Atomic<Bool>(false)
+    private let requests = Mutex<[Task<Void, Never>]>([])
+
+    init(identity: CallIdentity, plugin: String, proxy: RESTProxy, logger: Logger, timeout: Duration?) {
+        self.identity = identity
+        self.plugin = plugin
+        self.proxy = proxy
+        self.logger = logger
+        deadline = timeout.map { ContinuousClock.now + $0 }
+        deadlineMs = timeout.map { Timestamp.nowMilliseconds() + $0.components.seconds * 1000 } ?? 0
+    }
+
+    func cancel() {
+        isCancelled.store(true, ordering: .relaxed)
+        for request in requests.withLock({ $0 }) { request.cancel() }
+    }
+
+    /// Runs a proxy request for a plugin thread that must block until it ends. The task is
+    /// tracked so cancelling the call cancels the request.
+    func blockingSend(_ request: ProxyRequest) -> Result<ProxyResponse, ProxyError> {
+        if isCancelled.load(ordering: .relaxed) {
+            return .failure(ProxyError(kind: .unavailable, description: "cancelled"))
+        }
+        let done = DispatchSemaphore(value: 0)
+        let outcome = Mutex<Result<ProxyResponse, ProxyError>?>(nil)
+        let task = Task {
+            let result: Result<ProxyResponse, ProxyError>
+            do throws(ProxyError) {
+                result = .success(try await proxy.send(request, as: identity))
+            } catch {
+                result = .failure(error)
+            }
+            outcome.withLock { $0 = result }
+            done.signal()
+        }
+        requests.withLock { $0.append(task) }
+        if let deadline {
+            let remaining = ContinuousClock.now.duration(to: deadline)
+            let nanoseconds = max(0, remaining.components.seconds * 1_000_000_000 + remaining.components.attoseconds / 1_000_000_000)
+            if done.wait(timeout: .now() + .nanoseconds(Int(nanoseconds))) == .timedOut {
+                task.cancel()
+                return .failure(ProxyError(kind: .timedOut, description: "the call's deadline passed"))
+            }
+        } else {
+            done.wait()
+        }
+        return outcome.withLock { $0 } ?? .failure(ProxyError(kind: .unavailable, description: "no response"))
+    }
+
+    func toOpaque() -> OpaquePointer { OpaquePointer(Unmanaged.passUnretained(self).toOpaque()) }
+
+    static func from(_ pointer: OpaquePointer) -> CallContext {
+        Unmanaged<CallContext>.fromOpaque(UnsafeRawPointer(pointer)).takeUnretainedValue()
+    }
+}
+
+/// The `tb_host_services` table every plugin receives: one static table for all of them; the
+/// call context pointer tells the functions whose call it is.
+enum HostServicesTable {
+    static let logger = Logger(label: "toolbridge.plugins")
+
+    nonisolated(unsafe) static let pointer: UnsafePointer<tb_host_services> = {
+        // Written once here, read-only afterwards: what makes sharing it unsafely sound.
+        let table = UnsafeMutablePointer<tb_host_services>.allocate(capacity: 1)
+        var services = tb_host_services()
+        services.struct_size = UInt32(MemoryLayout<tb_host_services>.size)
+        services.abi_minor = UInt32(TOOLBRIDGE_ABI_MINOR)
+        services.api_request = apiRequest
+        services.free = { pointer in free(pointer) }
+        services.log = log
+        services.is_cancelled = { context in
+            guard let context else { return 0 }
+            return CallContext.from(context).isCancelled.load(ordering: .relaxed) ? 1 : 0
+        }
+        services.deadline_ms = { context in
+            guard let context else { return 0 }
+            return CallContext.from(context).deadlineMs
+        }
+        services.context_value = contextValue
+        services.get_extension = { _ in nil }
+        table.initialize(to: services)
+        return UnsafePointer(table)
+    }()
+
+    /// Host-allocated copies the plugin frees with `services->free`.
+    static func allocate(_ bytes: [UInt8]) -> UnsafeMutablePointer<UInt8> {
+        let buffer = malloc(max(bytes.count, 1))!.assumingMemoryBound(to: UInt8.self)
+        bytes.withUnsafeBufferPointer { source in
+            if let base = source.baseAddress { buffer.update(from: base, count: bytes.count) }
+        }
+        return buffer
+    }
+
+    private static let apiRequest:
+        @convention(c) (OpaquePointer?, UnsafePointer<tb_api_request>?, UnsafeMutablePointer<tb_api_response>?) -> Int32 =
+        { context, request, response in
+            guard let context, let request, let response else { return TB_INVALID_ARGUMENT }
+            let call = CallContext.from(context)
+            let size = Int(request.pointee.struct_size)
+            guard size >= MemoryLayout<tb_api_request>.offset(of: \tb_api_request.if_match)!,
+                let method = request.pointee.method, let path = request.pointee.path
+            else { return TB_INVALID_ARGUMENT }
+            let pathText = String(
+                decoding: UnsafeRawBufferPointer(start: path, count: request.pointee.path_length), as: UTF8.self)
+            var body: [UInt8]?
+            if let bytes = request.pointee.body, request.pointee.body_length > 0 {
+                body = Array(UnsafeBufferPointer(start: bytes, count: request.pointee.body_length))
+            }
+            let coversIfMatch = size >= MemoryLayout<tb_api_request>.size
+            let ifMatch = coversIfMatch ? request.pointee.if_match.map { String(cString: $0) } : nil
+            let outgoing = ProxyRequest(method: String(cString: method), path: pathText, body: body, ifMatch: ifMatch)
+
+            response.pointee.body = nil
+            response.pointee.body_length = 0
+            switch call.blockingSend(outgoing) {
+            case .success(let answer):
+                response.pointee.http_status = Int32(answer.status)
+                response.pointee.body = allocate(answer.body)
+                response.pointee.body_length = answer.body.count
+                return TB_OK
+            case .failure(let error):
+                if call.isCancelled.load(ordering: .relaxed) { return TB_CANCELLED }
+                call.logger.warning(
+                    "API request failed",
+                    metadata: ["plugin": "\(call.plugin)", "correlation_id": "\(call.identity.correlationID)",
+                               "reason": "\(error.description)"])
+                switch error.kind {
+                case .timedOut: return TB_DEADLINE_EXCEEDED
+                case .invalidRequest: return TB_INVALID_ARGUMENT
+                case .unavailable: return TB_UNAVAILABLE
+                }
+            }
+        }
+
+    private static let log: @convention(c) (OpaquePointer?, Int32, UnsafePointer<CChar>?, Int) -> Void = {
+        context, level, message, length in
+        guard let message else { return }
+        let text = String(decoding: UnsafeRawBufferPointer(start: message, count: length), as: UTF8.self)
+        var metadata: Logger.Metadata = [:]
+        if let context {
+            let call = CallContext.from(context)
+            metadata["plugin"] = "\(call.plugin)"
+            metadata["correlation_id"] = "\(call.identity.correlationID)"
+        }
+        let levels: [Logger.Level] = [.debug, .info, .warning, .error]
+        logger.log(level: levels[Int(min(max(level, 0), 3))], "\(text)", metadata: metadata)
+    }
+
+    private static let contextValue:
+        @convention(c) (
+            OpaquePointer?, UnsafePointer<CChar>?, UnsafeMutablePointer<UnsafeMutablePointer<UInt8>?>?,
+            UnsafeMutablePointer<Int>?
+        ) -> Int32 = { context, key, value, length in
+            guard let context, let key, let value, let length else { return TB_INVALID_ARGUMENT }
+            let identity = CallContext.from(context).identity
+            let text: String
+            switch String(cString: key) {
+            case "user": text = identity.user
+            case "tenant": text = identity.tenant
+            case "correlation_id": text = identity.correlationID
+            default: return TB_UNIMPLEMENTED
+            }
+            value.pointee = allocate(Array(text.utf8))
+            length.pointee = text.utf8.count
+            return TB_OK
+        }
+}

@@ -1,0 +1,54 @@
+import API
+import PluginABI
+
+/// A tool as a plugin described it: its name and the MCP definition to list.
+public struct ToolDefinition: Sendable {
+    public let name: String
+    /// `{name, title?, description?, inputSchema, outputSchema?, annotations?}` as declared.
+    public let definition: JSONValue
+
+    public var title: String? { definition["title"]?.stringValue }
+    public var description: String? { definition["description"]?.stringValue }
+}
+
+/// A plugin library the loader opened and checked. Its descriptor and state stay valid for
+/// the life of the process: the host never unloads a library.
+public final class LoadedPlugin: @unchecked Sendable {
+    // Immutable after loading; the descriptor is the plugin's static data, and the ABI makes
+    // `call` safe to invoke from many threads.
+    public let name: String
+    public let version: String
+    public let summary: String
+    public let path: String
+    public let tools: [ToolDefinition]
+    let descriptor: UnsafePointer<tb_plugin_descriptor>
+    var state: UnsafeMutableRawPointer?
+
+    init(
+        name: String, version: String, summary: String, path: String, tools: [ToolDefinition],
+        descriptor: UnsafePointer<tb_plugin_descriptor>
+    ) {
+        self.name = name
+        self.version = version
+        self.summary = summary
+        self.path = path
+        self.tools = tools
+        self.descriptor = descriptor
+    }
+}
+
+/// A library the loader would not use, and why, in a sentence naming the file.
+public struct PluginRefusal: Error, Sendable, CustomStringConvertible {
+    public let path: String
+    public let reason: String
+
+    public var description: String { "\(path): \(reason)" }
+}
+
+/// What a load found: the plugins now usable and the files refused.
+public struct PluginLoadReport: Sendable {
+    public var plugins: [LoadedPlugin] = []
+    public var refusals: [PluginRefusal] = []
+
+    public var toolCount: Int { plugins.reduce(0) { $0 + $1.tools.count } }
+}

@@ -1,0 +1,107 @@
+import API
+import Logging
+import NIOPosix
+import PluginABI
+import ServiceLifecycle
+
+/// What a tool call produced: the ABI status and the JSON the plugin returned (the result on
+/// success, `{"error", "status"?}` otherwise).
+public struct ToolOutcome: Sendable {
+    public let status: Int32
+    public let value: JSONValue
+
+    public var isError: Bool { status != TB_OK }
+    /// The error sentence of a failed call.
+    public var message: String? { isError ? value["error"]?.stringValue ?? "the tool failed" : nil }
+
+    static func failure(_ status: Int32, _ message: String) -> ToolOutcome {
+        ToolOutcome(status: status, value: ["error": .string(message)])
+    }
+}
+
+/// The tools of the loaded plugins by name, and the calls into them. Plugin calls block (the
+/// ABI is synchronous), so they run on a dedicated thread pool, never on Swift's cooperative
+/// threads. A `Service`: at shutdown it stops the pool and deinitialises the plugins.
+public final class ToolRunner: Service, Sendable {
+    public let plugins: [LoadedPlugin]
+    private let tools: [String: (plugin: LoadedPlugin, tool: ToolDefinition)]
+    private let proxy: RESTProxy
+    private let threads: NIOThreadPool
+    private let logger: Logger
+
+    public init(plugins: [LoadedPlugin], proxy: RESTProxy, threads: Int = 64, logger: Logger) {
+        self.plugins = plugins
+        var tools: [String: (LoadedPlugin, ToolDefinition)] = [:]
+        for plugin in plugins {
+            for tool in plugin.tools { tools[tool.name] = (plugin, tool) }
+        }
+        self.tools = tools
+        self.proxy = proxy
+        self.logger = logger
+        self.threads = NIOThreadPool(numberOfThreads: threads)
+        self.threads.start()
+    }
+
+    public func run() async throws {
+        try? await gracefulShutdown()
+        try await threads.shutdownGracefully()
+        for plugin in plugins {
+            plugin.descriptor.pointee.deinit?(plugin.state)
+        }
+    }
+
+    /// Every tool, in plugin load order.
+    public var definitions: [ToolDefinition] { plugins.flatMap(\.tools) }
+
+    public func plugin(ofTool name: String) -> LoadedPlugin? { tools[name]?.plugin }
+
+    /// Runs a tool as `identity`. Never throws: unknown tools, bad arguments, API errors and an
+    /// unreachable API all come back as an outcome with an error sentence.
+    public func call(
+        _ name: String, arguments: JSONValue, identity: CallIdentity, timeout: Duration? = .seconds(60)
+    ) async -> ToolOutcome {
+        guard let (plugin, _) = tools[name] else {
+            return .failure(TB_UNKNOWN_TOOL, "unknown tool '\(name)'")
+        }
+        let input: [UInt8] = {
+            var bytes: [UInt8] = []
+            arguments.write(to: &bytes)
+            return bytes
+        }()
+        let context = CallContext(identity: identity, plugin: plugin.name, proxy: proxy, logger: logger, timeout: timeout)
+        do {
+            return try await withTaskCancellationHandler {
+                try await threads.runIfActive {
+                    Self.invoke(plugin, tool: name, input: input, context: context)
+                }
+            } onCancel: {
+                context.cancel()
+            }
+        } catch {
+            return .failure(TB_UNAVAILABLE, "the host is shutting down")
+        }
+    }
+
+    /// The C call itself, on a pool thread. `context` stays alive until it returns.
+    private static func invoke(_ plugin: LoadedPlugin, tool: String, input: [UInt8], context: CallContext) -> ToolOutcome {
+        var output: UnsafeMutablePointer<UInt8>?
+        var length = 0
+        let status = withExtendedLifetime(context) {
+            tool.withCString { name in
+                input.withUnsafeBufferPointer { bytes in
+                    plugin.descriptor.pointee.call!(
+                        plugin.state, context.toOpaque(), name, tool.utf8.count, bytes.baseAddress, bytes.count,
+                        &output, &length)
+                }
+            }
+        }
+        guard let output else {
+            return .failure(status == TB_OK ? TB_INTERNAL : status, "the plugin '\(plugin.name)' returned no output")
+        }
+        defer { plugin.descriptor.pointee.free_output?(output) }
+        guard let value = try? JSONValue.parse(UnsafeBufferPointer(start: output, count: length)) else {
+            return .failure(TB_INTERNAL, "the plugin '\(plugin.name)' returned output that is not JSON")
+        }
+        return ToolOutcome(status: status, value: value)
+    }
+}

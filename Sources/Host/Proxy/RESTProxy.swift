@@ -1,0 +1,185 @@
+import API
+import AsyncHTTPClient
+import Logging
+import NIOCore
+import NIOHTTP1
+import ServiceLifecycle
+
+/// Where the proxy sends requests and how it signs them.
+public struct ProxyConfiguration: Sendable {
+    /// The API's base URL, e.g. `http://127.0.0.1:8081`.
+    public var apiURL: String
+    /// Signs `X-TB-Tenant-ID` when the API requires signed tenant headers.
+    public var tenantSecret: String?
+    /// The longest one API request may take.
+    public var requestTimeout: Duration
+    /// Pooled keep-alive connections to the API.
+    public var maximumConnections: Int
+
+    public init(
+        apiURL: String = "http://127.0.0.1:8081", tenantSecret: String? = nil, requestTimeout: Duration = .seconds(30),
+        maximumConnections: Int = 64
+    ) {
+        self.apiURL = apiURL.hasSuffix("/") ? String(apiURL.dropLast()) : apiURL
+        self.tenantSecret = tenantSecret
+        self.requestTimeout = requestTimeout
+        self.maximumConnections = maximumConnections
+    }
+}
+
+/// A request a plugin asked for, before the proxy adds identity, tenant and session.
+public struct ProxyRequest: Sendable {
+    public var method: String
+    public var path: String
+    public var body: [UInt8]?
+    public var ifMatch: String?
+
+    public init(method: String, path: String, body: [UInt8]? = nil, ifMatch: String? = nil) {
+        self.method = method
+        self.path = path
+        self.body = body
+        self.ifMatch = ifMatch
+    }
+}
+
+public struct ProxyResponse: Sendable {
+    public let status: Int
+    public let body: [UInt8]
+}
+
+/// Why a request never got an HTTP answer.
+public struct ProxyError: Error, Sendable, CustomStringConvertible {
+    public enum Kind: Sendable { case unavailable, timedOut, invalidRequest }
+    public let kind: Kind
+    public let description: String
+}
+
+/// The only way plugins reach the API. One pooled HTTP client; every request carries the
+/// user's token, the (signed) tenant headers, a sync session and the correlation id. The sync
+/// session of each (tenant, user) is created on first use, reused, and renewed transparently
+/// when the API answers 428 (unknown or expired session) or 409 (epoch changed).
+///
+/// A `Service`: its HTTP client shuts down when the service group does.
+public final class RESTProxy: Service, Sendable {
+    public let configuration: ProxyConfiguration
+    let client: HTTPClient
+    let sessions = SyncSessionCache()
+    let logger: Logger
+
+    public init(configuration: ProxyConfiguration, logger: Logger) {
+        self.configuration = configuration
+        self.logger = logger
+        var clientConfiguration = HTTPClient.Configuration()
+        clientConfiguration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = configuration.maximumConnections
+        clientConfiguration.timeout.connect = .seconds(5)
+        client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
+    }
+
+    public func run() async throws {
+        try? await gracefulShutdown()
+        try await client.shutdown()
+    }
+
+    /// The number of sync sessions this proxy has created, for tests and diagnostics.
+    public var sessionsCreated: Int {
+        get async { await sessions.created }
+    }
+
+    public func send(_ request: ProxyRequest, as identity: CallIdentity) async throws(ProxyError) -> ProxyResponse {
+        guard ["GET", "POST", "PUT", "PATCH", "DELETE"].contains(request.method), request.path.hasPrefix("/v1/")
+        else {
+            throw ProxyError(
+                kind: .invalidRequest, description: "plugins may only send GET, POST, PUT, PATCH or DELETE to /v1/ paths")
+        }
+        let key = SyncSessionCache.Key(tenant: identity.tenant, user: identity.user)
+        let create: @Sendable () async throws(ProxyError) -> SyncSessionCache.Creation = {
+            () async throws(ProxyError) -> SyncSessionCache.Creation in try await self.createSession(identity)
+        }
+        var session: SyncSessionCache.Session
+        switch try await sessions.session(for: key, create: create) {
+        case .session(let created): session = created
+        case .refused(let response): return response
+        }
+        var response = try await execute(request, identity: identity, session: session)
+        if response.status == 428 {
+            // The API no longer knows the session (restart, expiry, deletion): make a new one once.
+            switch try await sessions.renew(key, replacing: session, create: create) {
+            case .session(let renewed): session = renewed
+            case .refused(let refusal): return refusal
+            }
+            response = try await execute(request, identity: identity, session: session)
+        } else if response.status == 409, let epoch = Self.epochMismatch(response.body) {
+            session = await sessions.update(key, session: session, epoch: epoch)
+            response = try await execute(request, identity: identity, session: session)
+        }
+        return response
+    }
+
+    private static func epochMismatch(_ body: [UInt8]) -> Int64? {
+        guard let value = try? JSONValue.parse(body), value["error"] == "epoch_mismatch" else { return nil }
+        return value["epoch"]?.int64Value
+    }
+
+    private func headers(for identity: CallIdentity) -> HTTPHeaders {
+        var headers = HTTPHeaders()
+        headers.add(name: "Authorization", value: "Bearer \(identity.bearerToken)")
+        headers.add(name: "X-TB-Tenant-ID", value: identity.tenant)
+        if let secret = configuration.tenantSecret {
+            let timestamp = Timestamp.nowMilliseconds()
+            headers.add(name: "X-TB-Timestamp", value: String(timestamp))
+            headers.add(
+                name: "X-TB-Signature",
+                value: TenantSignature.sign(secret: secret, tenant: identity.tenant, timestampMs: timestamp))
+        }
+        headers.add(name: "X-Correlation-ID", value: identity.correlationID)
+        return headers
+    }
+
+    private func execute(
+        _ request: ProxyRequest, identity: CallIdentity, session: SyncSessionCache.Session
+    ) async throws(ProxyError) -> ProxyResponse {
+        var outgoing = HTTPClientRequest(url: configuration.apiURL + request.path)
+        outgoing.method = HTTPMethod(rawValue: request.method)
+        outgoing.headers = headers(for: identity)
+        outgoing.headers.add(name: "X-Sync-Session", value: session.id)
+        outgoing.headers.add(name: "X-Sync-Epoch", value: String(session.epoch))
+        if let ifMatch = request.ifMatch { outgoing.headers.add(name: "If-Match", value: "\"\(ifMatch)\"") }
+        if let body = request.body {
+            outgoing.headers.add(name: "Content-Type", value: "application/json")
+            outgoing.body = .bytes(ByteBuffer(bytes: body))
+        }
+        return try await perform(outgoing)
+    }
+
+    private func createSession(_ identity: CallIdentity) async throws(ProxyError) -> SyncSessionCache.Creation {
+        var request = HTTPClientRequest(url: configuration.apiURL + "/v1/sync/sessions")
+        request.method = .POST
+        request.headers = headers(for: identity)
+        let response = try await perform(request)
+        guard response.status == 201, let value = try? JSONValue.parse(response.body),
+            let id = value["id"]?.stringValue, let epoch = value["epoch"]?.int64Value
+        else { return .refused(response) }
+        logger.debug("created a sync session", metadata: ["tenant": "\(identity.tenant)", "user": "\(identity.user)"])
+        return .session(SyncSessionCache.Session(id: id, epoch: epoch))
+    }
+
+    private func perform(_ request: HTTPClientRequest) async throws(ProxyError) -> ProxyResponse {
+        do {
+            let response = try await client.execute(request, timeout: .init(configuration.requestTimeout))
+            let body = try await response.body.collect(upTo: 64 << 20)
+            return ProxyResponse(status: Int(response.status.code), body: Array(buffer: body))
+        } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout {
+            throw ProxyError(kind: .timedOut, description: "the ToolBridge API did not answer in time")
+        } catch {
+            throw ProxyError(
+                kind: .unavailable, description: "the ToolBridge API at \(configuration.apiURL) is unreachable")
+        }
+    }
+}
+
+extension TimeAmount {
+    init(_ duration: Duration) {
+        let (seconds, attoseconds) = duration.components
+        self = .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+    }
+}
