@@ -65,10 +65,22 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        .target(
+            name: "TestSupport",
+            dependencies: [
+                "API",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            path: "Tests/TestSupport"
+        ),
         .testTarget(
             name: "APITests",
             dependencies: [
                 "API",
+                "TestSupport",
                 "toolbridge",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -82,6 +94,7 @@ let package = Package(
             name: "HostTests",
             dependencies: [
                 "API",
+                "TestSupport",
                 "Host",
                 "PluginABI",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),

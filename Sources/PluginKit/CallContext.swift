@@ -61,7 +61,14 @@ public struct CallContext: @unchecked Sendable {
         }
         defer { if let pointer = response.body { services.pointee.free?(pointer) } }
         guard status == TB_OK else {
-            let kind = ToolError.Kind(rawValue: status) ?? .internalError
+            // Only the call's own fate passes through; anything else is this plugin's bug.
+            let kind: ToolError.Kind =
+                switch status {
+                case TB_UNAVAILABLE: .unavailable
+                case TB_CANCELLED: .cancelled
+                case TB_DEADLINE_EXCEEDED: .deadlineExceeded
+                default: .internalError
+                }
             throw ToolError(kind, Self.sentence(for: kind))
         }
         var parsed: JSONValue?

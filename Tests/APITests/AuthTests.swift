@@ -1,4 +1,5 @@
 import API
+import TestSupport
 import Crypto
 import Foundation
 import HTTPTypes

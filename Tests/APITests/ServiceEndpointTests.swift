@@ -1,4 +1,5 @@
 import API
+import TestSupport
 import Testing
 
 @Suite("Service endpoints")

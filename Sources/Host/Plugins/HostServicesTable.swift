@@ -132,6 +132,10 @@ enum HostServicesTable {
             let ifMatch = coversIfMatch ? request.pointee.if_match.map { String(cString: $0) } : nil
             let outgoing = ProxyRequest(method: String(cString: method), path: pathText, body: body, ifMatch: ifMatch)
 
+            // Fill no more of the response than the plugin declared, and say how much was filled.
+            let filled = min(Int(response.pointee.struct_size), MemoryLayout<tb_api_response>.size)
+            guard filled >= MemoryLayout<tb_api_response>.size else { return TB_INVALID_ARGUMENT }
+            response.pointee.struct_size = UInt32(filled)
             response.pointee.body = nil
             response.pointee.body_length = 0
             switch call.blockingSend(outgoing) {

@@ -21,16 +21,21 @@ public struct ToolOutcome: Sendable {
 
 /// The tools of the loaded plugins by name, and the calls into them. Plugin calls block (the
 /// ABI is synchronous), so they run on a dedicated thread pool, never on Swift's cooperative
-/// threads. A `Service`: at shutdown it stops the pool and deinitialises the plugins.
+/// threads. A `Service`: at shutdown it stops the pool and, when it owns the plugins,
+/// deinitialises them (no call can be in flight then).
 public final class ToolRunner: Service, Sendable {
     public let plugins: [LoadedPlugin]
+    private let ownsPlugins: Bool
     private let tools: [String: (plugin: LoadedPlugin, tool: ToolDefinition)]
     private let proxy: RESTProxy
     private let threads: NIOThreadPool
     private let logger: Logger
 
-    public init(plugins: [LoadedPlugin], proxy: RESTProxy, threads: Int = 64, logger: Logger) {
+    /// `ownsPlugins: false` leaves the plugins initialised at shutdown, for plugins shared by
+    /// several runners in one process (tests).
+    public init(plugins: [LoadedPlugin], proxy: RESTProxy, threads: Int = 64, ownsPlugins: Bool = true, logger: Logger) {
         self.plugins = plugins
+        self.ownsPlugins = ownsPlugins
         var tools: [String: (LoadedPlugin, ToolDefinition)] = [:]
         for plugin in plugins {
             for tool in plugin.tools { tools[tool.name] = (plugin, tool) }
@@ -45,6 +50,7 @@ public final class ToolRunner: Service, Sendable {
     public func run() async throws {
         try? await gracefulShutdown()
         try await threads.shutdownGracefully()
+        guard ownsPlugins else { return }
         for plugin in plugins {
             plugin.descriptor.pointee.deinit?(plugin.state)
         }

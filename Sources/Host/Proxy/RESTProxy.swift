@@ -72,6 +72,8 @@ public final class RESTProxy: Service, Sendable {
         var clientConfiguration = HTTPClient.Configuration()
         clientConfiguration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = configuration.maximumConnections
         clientConfiguration.timeout.connect = .seconds(5)
+        // A refused connection means the API is down: say so now instead of retrying until the timeout.
+        clientConfiguration.connectionPool.retryConnectionEstablishment = false
         client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
     }
 

@@ -116,7 +116,9 @@ typedef struct tb_api_request {
     const char *if_match;     /* NULL, or an item version ("3") sent as If-Match */
 } tb_api_request;
 
-/* The API's answer. The host fills it; set struct_size to sizeof(tb_api_response) first. */
+/* The API's answer. Set struct_size to sizeof(tb_api_response) before the call; the host
+ * fills at most that many bytes and sets struct_size to the number it filled, so a plugin
+ * built for a later minor can tell which appended fields an older host wrote. */
 typedef struct tb_api_response {
     uint32_t struct_size;
     int32_t http_status;      /* 200, 201, 404, 410… */
@@ -128,7 +130,8 @@ typedef struct tb_api_response {
 
 typedef struct tb_host_services {
     /* sizeof(tb_host_services) as the host built it. Never call a function whose field
-     * ends beyond this size. */
+     * ends beyond this size. Every function of ABI 1.0 is non-NULL; functions appended in
+     * later minors may be NULL, so check them. */
     uint32_t struct_size;
     /* The ABI minor version the host speaks. */
     uint32_t abi_minor;
@@ -138,8 +141,9 @@ typedef struct tb_host_services {
      * `context`. On TB_OK, response->http_status is the API's status and response->body /
      * body_length its body (free body with services->free; it may be non-NULL when
      * body_length is 0). Returns TB_UNAVAILABLE when the API cannot be reached,
-     * TB_CANCELLED or TB_DEADLINE_EXCEEDED when the call ends first, TB_INVALID_ARGUMENT for
-     * a malformed request; response->body is then NULL.
+     * TB_CANCELLED or TB_DEADLINE_EXCEEDED when the call ends first, TB_INVALID_ARGUMENT when
+     * the request itself is malformed (a plugin bug: report it from call() as TB_INTERNAL, not
+     * as the caller's invalid arguments); response->body is then NULL.
      * Thread-safe; blocks the calling thread until the response arrives.
      */
     tb_status (*api_request)(const tb_call_context *context, const tb_api_request *request,
@@ -192,7 +196,8 @@ typedef struct tb_plugin_descriptor {
      *   [{"name": "...", "title": "...", "description": "...",
      *     "inputSchema": {...}, "outputSchema": {...}, "annotations": {...}}, ...]
      * "name" and "inputSchema" are required. Tool names are unique across all plugins.
-     * Readable without calling init().
+     * Readable without calling init(). (C compilers in -pedantic mode warn about string
+     * literals over 4095 bytes; a long list can be built once at first use instead.)
      */
     const char *tools_json;
 
@@ -201,16 +206,19 @@ typedef struct tb_plugin_descriptor {
      * Store what you need in *state; it is passed back to call() and deinit(). Return TB_OK,
      * or another status and optionally point *error_message at a static NUL-terminated
      * sentence saying why (the host copies it and never frees it). A plugin whose init fails
-     * is never called again.
+     * is never called again, deinit included: set *state only on success.
      */
     tb_status (*init)(const tb_host_services *services, void **state, const char **error_message);
 
-    /* Called once at host shutdown, when no call is in flight. May be NULL. */
+    /* Called once at host shutdown, when no call is in flight. The only function here that
+     * may be NULL. */
     void (*deinit)(void *state);
 
     /*
-     * Runs one tool. tool/tool_length name it; input/input_length are its arguments as a
-     * JSON object. On TB_OK, *output is the result as a JSON object (the MCP
+     * Runs one tool. tool/tool_length name it; input/input_length are its arguments as valid
+     * UTF-8 JSON, as the client sent them (normally an object). The host does not check them
+     * against inputSchema: that is the plugin's job, so a wrong call gets TB_INVALID_ARGUMENT
+     * and a sentence naming the argument. On TB_OK, *output is the result as a JSON object (the MCP
      * structuredContent). On TB_TOOL_ERROR, *output is {"error": "<sentence>", "status": N}
      * with status the API's HTTP status when the failure came from the API. Other statuses
      * may leave *output NULL. *output is allocated by the plugin; the host frees it with

@@ -1,4 +1,5 @@
 import API
+import TestSupport
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -68,15 +69,8 @@ struct TestAPI: Sendable {
         configuration: APIConfiguration, tenant: String = uniqueTenant(),
         _ body: @Sendable (TestAPI) async throws -> Value
     ) async throws -> Value {
-        var logger = Logger(label: "toolbridge.test")
-        logger.logLevel = .warning
-        let storage = try await APIStorage.open(configuration, logger: logger)
-        let verifier = try await TokenVerifier(configuration: configuration.auth, logger: logger)
-        let app = APIServer.application(
-            configuration: configuration, storage: storage,
-            authenticator: Authenticator(configuration: configuration.auth, verifier: verifier), logger: logger)
-        return try await app.test(.live) { client in
-            try await body(TestAPI(client: client, store: storage.store, tenant: tenant))
+        try await APITestServer.run(configuration: configuration) { client, store in
+            try await body(TestAPI(client: client, store: store, tenant: tenant))
         }
     }
 

@@ -1,20 +1,16 @@
 import API
 import Foundation
 import Logging
-import ServiceLifecycle
-import Testing
 
 /// The two stores every API behaviour is tested on.
-enum StoreKind: String, CaseIterable, CustomTestStringConvertible, Sendable {
+public enum StoreKind: String, CaseIterable, Sendable {
     case sqlite
     case postgres
-
-    var testDescription: String { rawValue }
 }
 
-enum TestDatabase {
+public enum TestDatabase {
     /// The throwaway cluster `scripts/test` starts. PostgreSQL tests fail, not skip, without it.
-    static func postgresURL() throws -> String {
+    public static func postgresURL() throws -> String {
         guard let url = ProcessInfo.processInfo.environment["TOOLBRIDGE_TEST_DATABASE_URL"], !url.isEmpty else {
             throw TestSetupError(
                 "TOOLBRIDGE_TEST_DATABASE_URL is not set: run the tests with scripts/test, which starts PostgreSQL")
@@ -23,14 +19,14 @@ enum TestDatabase {
     }
 
     /// A fresh directory for a SQLite file (and anything else a test writes).
-    static func temporaryDirectory() throws -> String {
+    public static func temporaryDirectory() throws -> String {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("toolbridge-test-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         return path
     }
 
     /// An API configuration on the given store; SQLite gets its own file in a fresh directory.
-    static func configuration(_ kind: StoreKind, dataDirectory: String? = nil) throws -> APIConfiguration {
+    public static func configuration(_ kind: StoreKind, dataDirectory: String? = nil) throws -> APIConfiguration {
         var configuration = APIConfiguration(port: 0, auth: AuthConfiguration(jwtSecret: TestTokens.secret))
         switch kind {
         case .sqlite: configuration.dataDirectory = try dataDirectory ?? temporaryDirectory()
@@ -40,12 +36,19 @@ enum TestDatabase {
     }
 }
 
-struct TestSetupError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
+public struct TestSetupError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
 }
 
 /// A unique tenant per test, so tests sharing one PostgreSQL database never see each other's rows.
-func uniqueTenant(_ label: String = "t") -> String {
+public func uniqueTenant(_ label: String = "t") -> String {
     "\(label)-\(UUID().uuidString.prefix(8).lowercased())"
 }
+
+/// The root of the package, for tests that compile files from it (fixtures, examples).
+public let packageRoot: String = {
+    var url = URL(fileURLWithPath: #filePath)
+    for _ in 0..<3 { url.deleteLastPathComponent() }
+    return url.path
+}()

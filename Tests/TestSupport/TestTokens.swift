@@ -3,21 +3,21 @@ import Crypto
 import Foundation
 
 /// Builds JWTs by hand, so tests can make the broken ones too (expired, unsigned, forged).
-enum TestTokens {
-    static let secret = "test-secret-0123456789abcdef0123456789abcdef"
+public enum TestTokens {
+    public static let secret = "test-secret-0123456789abcdef0123456789abcdef"
 
-    static func base64URL(_ data: some DataProtocol) -> String {
+    public static func base64URL(_ data: some DataProtocol) -> String {
         Data(data).base64EncodedString()
             .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
             .replacingOccurrences(of: "=", with: "")
     }
 
-    static func json(_ object: [String: Any]) -> Data {
+    public static func json(_ object: [String: Any]) -> Data {
         try! JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
     }
 
     /// An HS256 token; `claims` are merged over `sub` and an `exp` an hour ahead.
-    static func hs256(
+    public static func hs256(
         sub: String = "alice", claims: [String: Any] = [:], secret: String = TestTokens.secret,
         header: [String: Any] = ["alg": "HS256", "typ": "JWT"]
     ) -> String {
@@ -29,10 +29,10 @@ enum TestTokens {
     }
 
     /// A token with `alg: none` and no signature.
-    static func unsigned(sub: String = "alice") -> String {
+    public static func unsigned(sub: String = "alice") -> String {
         let payload: [String: Any] = ["sub": sub, "exp": Int(Date().timeIntervalSince1970) + 3600]
         return base64URL(json(["alg": "none", "typ": "JWT"])) + "." + base64URL(json(payload)) + "."
     }
 
-    static func now() -> Int { Int(Date().timeIntervalSince1970) }
+    public static func now() -> Int { Int(Date().timeIntervalSince1970) }
 }

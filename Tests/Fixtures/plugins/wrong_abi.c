@@ -1,0 +1,37 @@
+/* Fixture: an otherwise valid plugin built for ABI major 99; the host must refuse it. */
+#include <stdlib.h>
+
+#include "toolbridge_plugin.h"
+
+static tb_status plugin_init(const tb_host_services *services, void **state, const char **error_message) {
+    (void)services;
+    (void)state;
+    (void)error_message;
+    return TB_OK;
+}
+
+static tb_status plugin_call(void *state, const tb_call_context *context, const char *tool, size_t tool_length,
+                             const uint8_t *input, size_t input_length, uint8_t **output, size_t *output_length) {
+    (void)state, (void)context, (void)tool, (void)tool_length, (void)input, (void)input_length;
+    *output = NULL;
+    *output_length = 0;
+    return TB_UNKNOWN_TOOL;
+}
+
+static const tb_plugin_descriptor descriptor = {
+    .struct_size = sizeof(tb_plugin_descriptor),
+    .abi_major = 99,
+    .abi_minor = 0,
+    .name = "wrong_abi",
+    .version = "1.0.0",
+    .description = "Built for an ABI major this host does not speak.",
+    .tools_json = "[{\"name\":\"wrong_abi_tool\",\"inputSchema\":{\"type\":\"object\"}}]",
+    .init = plugin_init,
+    .call = plugin_call,
+    .free_output = free,
+};
+
+const tb_plugin_descriptor *toolbridge_plugin_v1(uint32_t host_abi_minor) {
+    (void)host_abi_minor;
+    return &descriptor;
+}

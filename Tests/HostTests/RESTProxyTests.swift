@@ -1,0 +1,115 @@
+import API
+import Foundation
+import Host
+import PluginABI
+import TestSupport
+import Testing
+
+@Suite("REST proxy")
+struct RESTProxyTests {
+    @Test("one sync session serves many calls of a user, also when they arrive at once", arguments: StoreKind.allCases)
+    func reusesOneSession(store: StoreKind) async throws {
+        try await HostHarness.run(store) { host in
+            await withTaskGroup(of: Void.self) { group in
+                for index in 0..<20 {
+                    group.addTask { _ = await host.call("create_note", ["title": .string("n\(index)")]) }
+                }
+            }
+            for _ in 0..<5 { _ = await host.call("list_notes") }
+            let listed = await host.call("list_notes")
+            #expect(listed.value["items"]?.arrayValue?.count == 20)
+            #expect(await host.proxy.sessionsCreated == 1)
+            _ = await host.call("list_notes", as: "bob")
+            #expect(await host.proxy.sessionsCreated == 2, "one session per (tenant, user)")
+        }
+    }
+
+    @Test("an expired session is renewed transparently", arguments: StoreKind.allCases)
+    func renewsExpiredSession(store: StoreKind) async throws {
+        try await HostHarness.run(store, configure: { $0.sessionTTLSeconds = 1 }) { host in
+            #expect(!(await host.call("create_task", ["title": "first"])).isError)
+            try await Task.sleep(for: .milliseconds(1100))
+            let after = await host.call("list_tasks")
+            #expect(!after.isError, "\(after.value.serialized)")
+            #expect(after.value["items"]?.arrayValue?.count == 1)
+            #expect(await host.proxy.sessionsCreated == 2)
+        }
+    }
+
+    @Test("a restarted API with a new store forgets the session; the proxy makes a new one")
+    func survivesAPIRestart() async throws {
+        let port = try freePort()
+        let apiURL = "http://127.0.0.1:\(port)"
+        let tenant = uniqueTenant()
+        try await HostHarness.withHost(apiURL: apiURL) { runner, proxy in
+            let identity = HostHarness.identity(tenant: tenant)
+            for _ in 0..<2 {
+                var configuration = try TestDatabase.configuration(.sqlite)
+                configuration.port = port
+                try await APITestServer.runOnFixedPort(configuration: configuration) {
+                    let outcome = await runner.call("create_note", arguments: ["title": "x"], identity: identity)
+                    #expect(!outcome.isError, "\(outcome.value.serialized)")
+                }
+            }
+            #expect(await proxy.sessionsCreated == 2)
+        }
+    }
+
+    @Test("after a wipe bumps the epoch, the proxy follows it", arguments: StoreKind.allCases)
+    func followsEpochChange(store: StoreKind) async throws {
+        try await HostHarness.run(store) { host in
+            _ = await host.call("create_note", ["title": "before"])
+            let scope = Scope(tenant: host.tenant, owner: "alice")
+            let (state, _) = try await host.store.wipe(scope, by: "alice")
+            #expect(state.epoch == 2)
+            let after = await host.call("create_note", ["title": "after"])
+            #expect(!after.isError, "\(after.value.serialized)")
+            let listed = await host.call("list_notes")
+            #expect(listed.value["items"]?.arrayValue?.map { $0["payload"]?["title"] } == ["after"])
+            #expect(await host.proxy.sessionsCreated == 1, "the session stays; only its epoch changed")
+        }
+    }
+
+    @Test("an unreachable API is a clear tool error, and the host keeps serving")
+    func unreachableAPI() async throws {
+        let port = try freePort()
+        try await HostHarness.withHost(apiURL: "http://127.0.0.1:\(port)") { runner, _ in
+            let identity = HostHarness.identity(tenant: "t")
+            let outcome = await runner.call("list_notes", arguments: [:], identity: identity)
+            #expect(outcome.status == TB_UNAVAILABLE)
+            #expect(outcome.message == "the ToolBridge API is unreachable")
+            let again = await runner.call("get_note", arguments: ["uid": "nope"], identity: identity)
+            #expect(again.status == TB_INVALID_ARGUMENT, "later calls are still served")
+        }
+    }
+
+    @Test("the API's refusal to make a session (a non-member tenant) comes back as the tool's error")
+    func sessionRefusal() async throws {
+        try await HostHarness.run(.sqlite) { host in
+            let identity = CallIdentity(
+                user: "mallory", tenant: host.tenant, bearerToken: TestTokens.hs256(sub: "mallory", claims: ["org_id": "other"]),
+                correlationID: "c")
+            let outcome = await host.runner.call("list_notes", arguments: [:], identity: identity)
+            #expect(outcome.value["status"] == 403)
+            #expect(outcome.message?.contains("not a member") == true)
+        }
+    }
+}
+
+/// A port nothing listens on right now.
+func freePort() throws -> Int {
+    let socket = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(socket) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_port = 0
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
+            bind(socket, pointer, length) == 0 && getsockname(socket, pointer, &length) == 0
+        }
+    }
+    guard bound else { throw TestSetupError("no free port") }
+    return Int(UInt16(bigEndian: address.sin_port))
+}
