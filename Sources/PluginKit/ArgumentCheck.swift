@@ -41,6 +41,12 @@ enum ArgumentCheck {
             if let type = property["type"]?.stringValue, !matches(value, type: type) {
                 throw .invalidArgument("the argument '\(name)' must be \(article(type)) \(type), not \(value.typeName)")
             }
+            if let minimum = property["minimum"]?.doubleValue, let number = value.doubleValue, number < minimum {
+                throw .invalidArgument("the argument '\(name)' must be at least \(property["minimum"]!.serialized)")
+            }
+            if let maximum = property["maximum"]?.doubleValue, let number = value.doubleValue, number > maximum {
+                throw .invalidArgument("the argument '\(name)' must be at most \(property["maximum"]!.serialized)")
+            }
             if let options = property["enum"]?.arrayValue, !options.contains(value) {
                 let names = options.map { $0.stringValue ?? $0.serialized }.joined(separator: ", ")
                 throw .invalidArgument("the argument '\(name)' must be one of: \(names)")
@@ -50,10 +56,11 @@ enum ArgumentCheck {
 
     private static func matches(_ value: JSONValue, type: String) -> Bool {
         switch (type, value) {
-        case ("string", .string), ("boolean", .bool), ("object", .object), ("array", .array), ("number", .number):
+        case ("string", .string), ("boolean", .bool), ("object", .object), ("array", .array), ("number", .number),
+            ("null", .null):
             true
         case ("integer", .number): value.int64Value != nil
-        default: false
+        case (let other, _): !["string", "boolean", "object", "array", "number", "integer", "null"].contains(other)
         }
     }
 

@@ -73,7 +73,11 @@ public struct CallContext: @unchecked Sendable {
         }
         var parsed: JSONValue?
         if let pointer = response.body, response.body_length > 0 {
-            parsed = try? JSONValue.parse(UnsafeBufferPointer(start: pointer, count: response.body_length))
+            do {
+                parsed = try JSONValue.parse(UnsafeBufferPointer(start: pointer, count: response.body_length))
+            } catch {
+                throw ToolError(.internalError, "the ToolBridge API answered \(response.http_status) with a body that is not JSON")
+            }
         }
         return APIResponse(status: Int(response.http_status), body: parsed)
     }

@@ -18,7 +18,7 @@ struct PluginOptions: ParsableArguments {
     }
 
     func load(logger: Logger) -> PluginLoadReport {
-        PluginLoader.load(paths: PluginLoader.candidates(directories: allDirectories), logger: logger)
+        PluginLoader.load(directories: allDirectories, logger: logger)
     }
 }
 

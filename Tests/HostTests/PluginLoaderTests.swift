@@ -22,9 +22,7 @@ struct PluginLoaderTests {
     }
 
     static func load(_ directories: [String]) -> PluginLoadReport {
-        PluginLoader.load(
-            paths: PluginLoader.candidates(directories: directories, includeBuilt: false),
-            logger: Logger(label: "toolbridge.test.loader"))
+        PluginLoader.load(directories: directories, includeBuilt: false, logger: Logger(label: "toolbridge.test.loader"))
     }
 
     @Test("each broken library is refused with a reason naming it; the good ones load beside them")
@@ -36,7 +34,7 @@ struct PluginLoaderTests {
         let directories = try Self.pluginDirectories(fixtures: fixtures)
         let notALibrary = directories[1] + "/libnot_elf.so"
         try "this is not a shared library".write(toFile: notALibrary, atomically: true, encoding: .utf8)
-        let report = Self.load(directories)
+        let report = Self.load(directories + ["/nonexistent/plugins"])
 
         #expect(Set(report.plugins.map(\.name)) == ["counter", "quick_capture"])
         let reasons = Dictionary(uniqueKeysWithValues: report.refusals.map {
@@ -51,6 +49,7 @@ struct PluginLoaderTests {
             "libinit_fails.so": "its init failed with status 8: database file missing",
             "libnull_entry.so": "declined this host's ABI",
             "libnot_elf.so": "it cannot be opened",
+            "plugins": "the plugin directory cannot be read",
         ]
         #expect(reasons.count == expected.count, "\(reasons)")
         for (file, reason) in expected {
@@ -64,9 +63,7 @@ struct PluginLoaderTests {
         let second = try TestDatabase.temporaryDirectory()
         _ = try CCompiler.sharedLibrary(
             "\(packageRoot)/examples/plugins/quick_capture/quick_capture.c", named: "quick_capture_copy", into: second)
-        let report = PluginLoader.load(
-            paths: PluginLoader.candidates(directories: [first, second], includeBuilt: false),
-            logger: Logger(label: "toolbridge.test.loader"))
+        let report = Self.load([first, second])
         #expect(report.plugins.map(\.name) == ["quick_capture"])
         #expect(report.refusals.first?.reason.contains("a plugin named 'quick_capture' is already loaded") == true)
     }

@@ -7,7 +7,8 @@ import Testing
 struct ArgumentCheckTests {
     let schema = EntityToolset.objectSchema(
         [
-            "uid": ["type": "string"], "limit": ["type": "integer"], "flag": ["type": "boolean"],
+            "uid": ["type": "string"], "limit": ["type": "integer", "minimum": 1, "maximum": 1000],
+            "flag": ["type": "boolean"],
             "mode": ["type": "string", "enum": ["a", "b"]], "tags": ["type": "array"],
         ], required: ["uid"])
 
@@ -35,6 +36,8 @@ struct ArgumentCheckTests {
         #expect(check(["uid": "x", "limit": .number("1.5")]) == "the argument 'limit' must be an integer, not number")
         #expect(check(["uid": "x", "flag": "yes"]) == "the argument 'flag' must be a boolean, not string")
         #expect(check(["uid": "x", "mode": "c"]) == "the argument 'mode' must be one of: a, b")
+        #expect(check(["uid": "x", "limit": 0]) == "the argument 'limit' must be at least 1")
+        #expect(check(["uid": "x", "limit": 1001]) == "the argument 'limit' must be at most 1000")
         #expect(check(["uid": "x", "extra": 1])?.hasPrefix("unknown argument 'extra'; accepted arguments:") == true)
     }
 

@@ -29,7 +29,9 @@ final class CallContext: Sendable {
         self.proxy = proxy
         self.logger = logger
         deadline = timeout.map { ContinuousClock.now + $0 }
-        deadlineMs = timeout.map { Timestamp.nowMilliseconds() + $0.components.seconds * 1000 } ?? 0
+        deadlineMs = timeout.map {
+            Timestamp.nowMilliseconds() + $0.components.seconds * 1000 + $0.components.attoseconds / 1_000_000_000_000_000
+        } ?? 0
     }
 
     func cancel() {
@@ -116,7 +118,13 @@ enum HostServicesTable {
     private static let apiRequest:
         @convention(c) (OpaquePointer?, UnsafePointer<tb_api_request>?, UnsafeMutablePointer<tb_api_response>?) -> Int32 =
         { context, request, response in
-            guard let context, let request, let response else { return TB_INVALID_ARGUMENT }
+            guard let context, let request, let response,
+                Int(response.pointee.struct_size) >= MemoryLayout<tb_api_response>.size
+            else { return TB_INVALID_ARGUMENT }
+            // Fill no more of the response than the plugin declared, and say how much was filled.
+            response.pointee.struct_size = UInt32(MemoryLayout<tb_api_response>.size)
+            response.pointee.body = nil
+            response.pointee.body_length = 0
             let call = CallContext.from(context)
             let size = Int(request.pointee.struct_size)
             guard size >= MemoryLayout<tb_api_request>.offset(of: \tb_api_request.if_match)!,
@@ -132,12 +140,6 @@ enum HostServicesTable {
             let ifMatch = coversIfMatch ? request.pointee.if_match.map { String(cString: $0) } : nil
             let outgoing = ProxyRequest(method: String(cString: method), path: pathText, body: body, ifMatch: ifMatch)
 
-            // Fill no more of the response than the plugin declared, and say how much was filled.
-            let filled = min(Int(response.pointee.struct_size), MemoryLayout<tb_api_response>.size)
-            guard filled >= MemoryLayout<tb_api_response>.size else { return TB_INVALID_ARGUMENT }
-            response.pointee.struct_size = UInt32(filled)
-            response.pointee.body = nil
-            response.pointee.body_length = 0
             switch call.blockingSend(outgoing) {
             case .success(let answer):
                 response.pointee.http_status = Int32(answer.status)

@@ -26,21 +26,29 @@ public enum PluginLoader {
         return String(path[..<slash])
     }
 
-    /// The libraries to load: the built core plugins, then every `.so` in each operator
-    /// directory, in name order.
-    public static func candidates(directories: [String], includeBuilt: Bool = true) -> [String] {
+    /// Loads the built core plugins, then every `.so` in each operator directory in name order.
+    /// A directory that cannot be read is reported as a refusal, not skipped silently.
+    public static func load(directories: [String], includeBuilt: Bool = true, logger: Logger) -> PluginLoadReport {
         var paths: [String] = []
+        var unreadable: [PluginRefusal] = []
         if includeBuilt, let directory = executableDirectory() {
-            paths += sharedLibraries(in: directory).filter { $0.split(separator: "/").last?.hasPrefix(builtPluginPrefix) == true }
+            paths += (sharedLibraries(in: directory) ?? [])
+                .filter { $0.split(separator: "/").last?.hasPrefix(builtPluginPrefix) == true }
         }
         for directory in directories {
-            paths += sharedLibraries(in: directory)
+            guard let found = sharedLibraries(in: directory) else {
+                unreadable.append(PluginRefusal(path: directory, reason: "the plugin directory cannot be read"))
+                continue
+            }
+            paths += found
         }
-        return paths
+        var report = load(paths: paths, logger: logger)
+        report.refusals = unreadable + report.refusals
+        return report
     }
 
-    private static func sharedLibraries(in directory: String) -> [String] {
-        guard let handle = opendir(directory) else { return [] }
+    private static func sharedLibraries(in directory: String) -> [String]? {
+        guard let handle = opendir(directory) else { return nil }
         defer { closedir(handle) }
         var names: [String] = []
         while let entry = readdir(handle) {

@@ -88,8 +88,7 @@ public final class RESTProxy: Service, Sendable {
     }
 
     public func send(_ request: ProxyRequest, as identity: CallIdentity) async throws(ProxyError) -> ProxyResponse {
-        guard ["GET", "POST", "PUT", "PATCH", "DELETE"].contains(request.method), request.path.hasPrefix("/v1/")
-        else {
+        guard ["GET", "POST", "PUT", "PATCH", "DELETE"].contains(request.method), Self.isAPIPath(request.path) else {
             throw ProxyError(
                 kind: .invalidRequest, description: "plugins may only send GET, POST, PUT, PATCH or DELETE to /v1/ paths")
         }
@@ -115,6 +114,16 @@ public final class RESTProxy: Service, Sendable {
             response = try await execute(request, identity: identity, session: session)
         }
         return response
+    }
+
+    /// A `/v1/` path with no `.` or `..` segment, no empty segment and no control or space
+    /// characters, so a plugin cannot walk out of the API's surface.
+    static func isAPIPath(_ path: String) -> Bool {
+        guard path.hasPrefix("/v1/"), !path.utf8.contains(where: { $0 <= 0x20 || $0 == 0x7F || $0 == UInt8(ascii: "\\") })
+        else { return false }
+        let route = path.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)[0]
+        let segments = route.dropFirst().split(separator: "/", omittingEmptySubsequences: false)
+        return segments.allSatisfy { !$0.isEmpty && $0 != "." && $0 != ".." && !$0.lowercased().contains("%2e") }
     }
 
     private static func epochMismatch(_ body: [UInt8]) -> Int64? {

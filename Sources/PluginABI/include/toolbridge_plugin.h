@@ -141,7 +141,8 @@ typedef struct tb_host_services {
      * `context`. On TB_OK, response->http_status is the API's status and response->body /
      * body_length its body (free body with services->free; it may be non-NULL when
      * body_length is 0). Returns TB_UNAVAILABLE when the API cannot be reached,
-     * TB_CANCELLED or TB_DEADLINE_EXCEEDED when the call ends first, TB_INVALID_ARGUMENT when
+     * TB_CANCELLED when the call is cancelled, TB_DEADLINE_EXCEEDED when the call's deadline or
+     * the host's own request timeout passes first, TB_INVALID_ARGUMENT when
      * the request itself is malformed (a plugin bug: report it from call() as TB_INTERNAL, not
      * as the caller's invalid arguments); response->body is then NULL.
      * Thread-safe; blocks the calling thread until the response arrives.
@@ -184,8 +185,8 @@ typedef struct tb_plugin_descriptor {
     uint32_t abi_minor;
     uint32_t reserved; /* 0 */
 
-    /* The plugin's name as operators enable it per tenant: lowercase letters, digits, '_'
-     * (e.g. "notes"). Unique among loaded plugins. */
+    /* The plugin's name as operators enable it per tenant: 1 to 64 lowercase letters, digits
+     * or '_' (e.g. "notes"). Unique among loaded plugins. */
     const char *name;
     /* The plugin's own version, e.g. "1.0.0". */
     const char *version;
@@ -210,8 +211,9 @@ typedef struct tb_plugin_descriptor {
      */
     tb_status (*init)(const tb_host_services *services, void **state, const char **error_message);
 
-    /* Called once at host shutdown, when no call is in flight. The only function here that
-     * may be NULL. */
+    /* Called at most once, when a host that owns the plugin shuts down and no call is in
+     * flight. A process may also just exit without calling it: keep nothing in the plugin that
+     * must be flushed. The only function here that may be NULL. */
     void (*deinit)(void *state);
 
     /*

@@ -7,7 +7,7 @@ import TestSupport
 /// The core plugins `swift build` put beside the test binary, opened once for the whole run
 /// (a library is never unloaded, so every test shares the same initialised plugins).
 let builtPlugins: PluginLoadReport = PluginLoader.load(
-    paths: PluginLoader.candidates(directories: []), logger: Logger(label: "toolbridge.test.plugins"))
+    directories: [], logger: Logger(label: "toolbridge.test.plugins"))
 
 /// A host core (plugins, tool runner, REST proxy) in front of an API running on a real store
 /// and a real port.

@@ -74,11 +74,10 @@ static void buffer_append_size(buffer *b, size_t value) {
     buffer_append(b, digits, (size_t)count);
 }
 
-/* Appends bytes as a JSON string, quotes included: '"' and '\' escaped, control characters
- * as \u00XX. */
-static void buffer_append_json_string(buffer *b, const uint8_t *bytes, size_t count) {
+/* Appends bytes as the inside of a JSON string, without quotes: '"' and '\' escaped, control
+ * characters as \u00XX. */
+static void buffer_append_json_characters(buffer *b, const uint8_t *bytes, size_t count) {
     static const char hex[] = "0123456789abcdef";
-    buffer_append(b, "\"", 1);
     size_t run = 0;
     for (size_t i = 0; i < count; i++) {
         uint8_t c = bytes[i];
@@ -94,6 +93,12 @@ static void buffer_append_json_string(buffer *b, const uint8_t *bytes, size_t co
         run = i + 1;
     }
     buffer_append(b, bytes + run, count - run);
+}
+
+/* Appends bytes as a JSON string, quotes included. */
+static void buffer_append_json_string(buffer *b, const uint8_t *bytes, size_t count) {
+    buffer_append(b, "\"", 1);
+    buffer_append_json_characters(b, bytes, count);
     buffer_append(b, "\"", 1);
 }
 
@@ -526,13 +531,16 @@ static span cut_title(span s) {
     return trim_end((span){s.bytes, length});
 }
 
-/* Splits non-blank text into a title (its first line with text, trimmed and cut) and a body
- * (the lines after it, without leading blank lines or trailing white space). */
-static void split_text(const buffer *text, span *title, span *body) {
+/* Splits non-blank text into a title (its first line with text, trimmed and cut), the whole
+ * trimmed first line when cutting dropped part of it (else empty), and a body (the lines
+ * after it, without leading blank lines or trailing white space). */
+static void split_text(const buffer *text, span *title, span *cut_line, span *body) {
     span all = trim((span){text->data, text->length});
     const uint8_t *newline = memchr(all.bytes, '\n', all.length);
     size_t first_line = newline ? (size_t)(newline - all.bytes) : all.length;
-    *title = cut_title(trim((span){all.bytes, first_line}));
+    span line = trim((span){all.bytes, first_line});
+    *title = cut_title(line);
+    *cut_line = (span){line.bytes, line.length > TITLE_MAX_BYTES ? line.length : 0};
     span rest = {all.bytes + first_line, all.length - first_line};
     *body = skip_blank_lines(rest);
 }
@@ -652,16 +660,20 @@ static tb_status read_capture_text(json_reader *r, const uint8_t *value, buffer 
     return status;
 }
 
-/* Appends "title":…,"<body_key>":… from the split text. */
+/* Appends "title":…,"<body_key>":… from the split text. Nothing is lost: when the title had
+ * to be cut, the body starts with the whole first line, then a newline and the other lines. */
 static void append_title_and_body(buffer *json, const buffer *text, const char *body_key) {
-    span title, body;
-    split_text(text, &title, &body);
+    span title, cut_line, body;
+    split_text(text, &title, &cut_line, &body);
     buffer_append_text(json, "\"title\":");
     buffer_append_json_string(json, title.bytes, title.length);
     buffer_append_text(json, ",\"");
     buffer_append_text(json, body_key);
-    buffer_append_text(json, "\":");
-    buffer_append_json_string(json, body.bytes, body.length);
+    buffer_append_text(json, "\":\"");
+    buffer_append_json_characters(json, cut_line.bytes, cut_line.length);
+    if (cut_line.length && body.length) buffer_append_json_characters(json, (const uint8_t *)"\n", 1);
+    buffer_append_json_characters(json, body.bytes, body.length);
+    buffer_append_text(json, "\"");
 }
 
 static tb_status capture_note(const plugin_state *state, const tb_call_context *context,
@@ -769,7 +781,8 @@ static tb_status text_stats(const plugin_state *state, const tb_call_context *co
 static const char tools_json[] =
     "[{\"name\":\"capture_note\",\"title\":\"Capture a note\","
     "\"description\":\"Saves text as a new note. The first line becomes the title (at most 120 "
-    "bytes), the remaining lines the content.\","
+    "bytes), the remaining lines the content; a longer first line is cut in the title and kept "
+    "whole at the start of the content.\","
     "\"inputSchema\":{\"type\":\"object\",\"properties\":{"
     "\"text\":{\"type\":\"string\",\"description\":\"The note; its first line is the title.\"},"
     "\"tags\":{\"type\":\"array\",\"items\":{\"type\":\"string\"},\"description\":\"Tags for the note.\"}},"
@@ -779,7 +792,8 @@ static const char tools_json[] =
 
     "{\"name\":\"capture_task\",\"title\":\"Capture a task\","
     "\"description\":\"Saves text as a new open task. The first line becomes the title (at most "
-    "120 bytes), the remaining lines the description.\","
+    "120 bytes), the remaining lines the description; a longer first line is cut in the title and "
+    "kept whole at the start of the description.\","
     "\"inputSchema\":{\"type\":\"object\",\"properties\":{"
     "\"text\":{\"type\":\"string\",\"description\":\"The task; its first line is the title.\"},"
     "\"due_date\":{\"type\":\"string\",\"description\":\"When the task is due, e.g. 2026-12-01.\"}},"
