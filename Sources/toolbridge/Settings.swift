@@ -17,6 +17,11 @@ struct Settings {
         self.dataDirectory = dataDirectory ?? environment["TOOLBRIDGE_DATA_DIR"].nonEmpty ?? "."
     }
 
+    /// True when no JWT secret or JWKS is configured, so the development secret signs tokens.
+    var usesDevelopmentSecret: Bool {
+        ["TOOLBRIDGE_JWT_SECRET", "TOOLBRIDGE_JWKS_URL", "TOOLBRIDGE_JWKS_FILE"].allSatisfy { environment[$0].nonEmpty == nil }
+    }
+
     static func bootstrapLogging(level: String?) {
         let name = level ?? ProcessInfo.processInfo.environment["TOOLBRIDGE_LOG_LEVEL"] ?? "info"
         let logLevel = Logger.Level(rawValue: name.lowercased()) ?? .info

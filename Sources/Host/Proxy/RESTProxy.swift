@@ -194,3 +194,14 @@ extension TimeAmount {
         self = .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
     }
 }
+
+extension RESTProxy {
+    /// True when the API answers its own readiness check (the Host's `/readyz`).
+    public func isAPIReady() async -> Bool {
+        var request = HTTPClientRequest(url: configuration.apiURL + "/readyz")
+        request.method = .GET
+        guard let response = try? await client.execute(request, timeout: .seconds(5)) else { return false }
+        _ = try? await response.body.collect(upTo: 1 << 16)
+        return response.status == .ok
+    }
+}

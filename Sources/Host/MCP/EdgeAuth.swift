@@ -1,0 +1,61 @@
+import API
+import Foundation
+import Hummingbird
+
+/// Authentication at the MCP edge: the host verifies the bearer JWT itself (same verifier as the
+/// API) and resolves the session's tenant the way the API does, so the API will accept what the
+/// host forwards. Failures carry the response the MCP authorization spec asks for.
+struct EdgeAuth: Sendable {
+    let authenticator: Authenticator
+
+    func identity(_ request: Request) async throws(HostHTTPError) -> CallIdentity {
+        do {
+            let caller = try await authenticator.caller(request.headers)
+            let header = request.headers[.authorization] ?? ""
+            let token = String(header.dropFirst("Bearer ".count)).trimmingWhitespace()
+            return CallIdentity(
+                user: caller.user, tenant: caller.tenant, bearerToken: token,
+                correlationID: request.headers[.correlationID] ?? UUID().uuidString.lowercased())
+        } catch {
+            if error.status == .unauthorized {
+                let metadata = Self.baseURL(request) + "/.well-known/oauth-protected-resource"
+                throw HostHTTPError(
+                    .unauthorized, error.message,
+                    headers: [.wwwAuthenticate: "Bearer resource_metadata=\"\(metadata)\", error=\"invalid_token\""])
+            }
+            throw HostHTTPError(error.status, error.message)
+        }
+    }
+
+    static func baseURL(_ request: Request) -> String {
+        "http://" + (request.head.authority ?? "127.0.0.1")
+    }
+}
+
+/// An HTTP-level failure of the Host, rendered as `{"error": "..."}` with its status and headers.
+struct HostHTTPError: Error, Sendable {
+    let status: HTTPResponse.Status
+    let message: String
+    let headers: HTTPFields
+
+    init(_ status: HTTPResponse.Status, _ message: String, headers: HTTPFields = [:]) {
+        self.status = status
+        self.message = message
+        self.headers = headers
+    }
+
+    var response: Response {
+        var headers = headers
+        headers[.contentType] = "application/json"
+        let body = JSONValue.object(["error": .string(message)]).serialized
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: body)))
+    }
+}
+
+/// A JSON-RPC error response body, for messages that never reach an MCP server.
+func jsonRPCError(code: Int64, message: String, status: HTTPResponse.Status = .badRequest) -> Response {
+    let body = JSONValue.object([
+        "jsonrpc": "2.0", "id": .null, "error": ["code": .integer(code), "message": .string(message)],
+    ]).serialized
+    return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: body)))
+}

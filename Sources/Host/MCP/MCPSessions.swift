@@ -1,0 +1,121 @@
+import API
+import Foundation
+import Logging
+import MCP
+import ServiceLifecycle
+import Synchronization
+
+/// The caller of a session. Clients refresh their tokens, so each authenticated request of the
+/// session replaces the token; the user and tenant never change.
+public final class SessionIdentity: Sendable {
+    private let value: Mutex<CallIdentity>
+
+    init(_ identity: CallIdentity) { value = Mutex(identity) }
+
+    public var current: CallIdentity { value.withLock { $0 } }
+
+    func refresh(token: String) {
+        value.withLock { identity in
+            identity = CallIdentity(
+                user: identity.user, tenant: identity.tenant, bearerToken: token, correlationID: identity.correlationID)
+        }
+    }
+
+    /// True when `other` is the same user in the same tenant.
+    func matches(_ other: CallIdentity) -> Bool {
+        let identity = current
+        return identity.user == other.user && identity.tenant == other.tenant
+    }
+}
+
+/// One MCP session, whatever its transport.
+struct MCPSession: Sendable {
+    let id: String
+    let identity: SessionIdentity
+    let server: Server
+    /// Set for Streamable HTTP sessions: the SDK transport that routes their requests.
+    let streamable: StatefulHTTPServerTransport?
+    /// Set for SSE sessions.
+    let sse: SSEServerTransport?
+}
+
+/// The live MCP sessions. It sends `notifications/tools/list_changed` to the sessions whose
+/// tool list changed, and at shutdown it stops every session so long-lived streams end.
+public final class MCPSessionRegistry: Service, Sendable {
+    private let sessions = Mutex<[String: MCPSession]>([:])
+    private let logger: Logger
+
+    public init(logger: Logger) {
+        self.logger = logger
+    }
+
+    func add(_ session: MCPSession) {
+        sessions.withLock { $0[session.id] = session }
+    }
+
+    func session(_ id: String) -> MCPSession? {
+        sessions.withLock { $0[id] }
+    }
+
+    func remove(_ id: String) async {
+        guard let session = sessions.withLock({ $0.removeValue(forKey: id) }) else { return }
+        await session.server.stop()
+    }
+
+    public var count: Int { sessions.withLock { $0.count } }
+
+    /// Tells each session whose tenant's plugin set differs between `old` and `new`.
+    public func configurationChanged(from old: TenantPlugins, to new: TenantPlugins) async {
+        let affected = sessions.withLock { $0.values.filter { old.plugins(for: $0.identity.current.tenant) != new.plugins(for: $0.identity.current.tenant) } }
+        for session in affected {
+            do {
+                try await session.server.notify(ToolListChangedNotification.message())
+            } catch {
+                logger.debug("could not notify a session", metadata: ["session": "\(session.id)", "error": "\(error)"])
+            }
+        }
+        logger.info("tool lists changed", metadata: ["sessions notified": "\(affected.count)"])
+    }
+
+    public func run() async throws {
+        try? await gracefulShutdown()
+        let all = sessions.withLock { sessions in
+            defer { sessions.removeAll() }
+            return Array(sessions.values)
+        }
+        for session in all { await session.server.stop() }
+    }
+}
+
+/// Builds the MCP server of a session: `tools/list` and `tools/call` over the catalog, as the
+/// session's identity.
+struct MCPServerFactory: Sendable {
+    let catalog: ToolCatalog
+    let logger: Logger
+
+    static let version = "0.1.0"
+
+    func makeServer(identity: SessionIdentity) async -> Server {
+        let server = Server(
+            name: "toolbridge", version: Self.version, title: "ToolBridge",
+            instructions: "Tools for the user's notes, tasks, comments, chats and chat messages.",
+            capabilities: .init(tools: .init(listChanged: true)))
+        let catalog = catalog
+        await server.withMethodHandler(ListTools.self) { _ in
+            ListTools.Result(tools: catalog.tools(for: identity.current.tenant))
+        }
+        await server.withMethodHandler(CallTool.self) { parameters in
+            let caller = identity.current
+            guard catalog.allows(tool: parameters.name, tenant: caller.tenant) else {
+                throw MCPError.invalidParams("unknown tool '\(parameters.name)'")
+            }
+            let arguments = JSONValue.object(JSONObject(
+                uniqueKeysWithValues: (parameters.arguments ?? [:]).sorted { $0.key < $1.key }.map { ($0.key, $0.value.jsonValue) }))
+            let call = CallIdentity(
+                user: caller.user, tenant: caller.tenant, bearerToken: caller.bearerToken,
+                correlationID: UUID().uuidString.lowercased())
+            return ToolCatalog.result(await catalog.runner.call(parameters.name, arguments: arguments, identity: call))
+        }
+        return server
+    }
+}

@@ -1,0 +1,249 @@
+import API
+import ArgumentParser
+import Foundation
+import HTTPTypes
+import Host
+import Hummingbird
+import Logging
+import MCP
+import ServiceLifecycle
+
+/// Options of the MCP Host shared by `serve` and `mcp`.
+struct HostOptions: ParsableArguments {
+    @Option(help: "Port of the MCP endpoints (0 picks a free one).")
+    var mcpPort = 8001
+
+    @Option(help: "The per-tenant plugin sets file, TOML (env TOOLBRIDGE_TENANTS); reloaded on change and SIGHUP.")
+    var tenants: String?
+
+    @Option(help: "A browser origin allowed besides localhost; repeatable (env TOOLBRIDGE_ALLOWED_ORIGINS, comma-separated).")
+    var allowedOrigin: [String] = []
+
+    func configuration(host: String, environment: [String: String]) -> HostConfiguration {
+        let fromEnvironment = (environment["TOOLBRIDGE_ALLOWED_ORIGINS"] ?? "").split(separator: ",")
+            .map { String($0).trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        return HostConfiguration(host: host, port: mcpPort, allowedOrigins: fromEnvironment + allowedOrigin)
+    }
+
+    func tenantsPath(_ environment: [String: String]) -> String? {
+        tenants ?? environment["TOOLBRIDGE_TENANTS"].nonEmpty
+    }
+}
+
+/// The Host's parts, wired: plugins, runner, proxy, tenant sets, sessions, HTTP application.
+struct HostAssembly {
+    let proxy: RESTProxy
+    let runner: ToolRunner
+    let catalog: ToolCatalog
+    let sessions: MCPSessionRegistry
+    let watcher: TenantConfigurationWatcher
+    let authenticator: Authenticator
+
+    init(
+        apiURL: String, auth: AuthConfiguration, tenantsPath: String?, plugins: PluginOptions, logger: Logger
+    ) async throws {
+        proxy = RESTProxy(configuration: ProxyConfiguration(apiURL: apiURL, tenantSecret: auth.tenantSecret), logger: logger)
+        let report = plugins.load(logger: logger)
+        runner = ToolRunner(plugins: report.plugins, proxy: proxy, logger: logger)
+        let tenants = try TenantConfiguration(path: tenantsPath, logger: logger)
+        catalog = ToolCatalog(runner: runner, tenants: tenants)
+        let sessions = MCPSessionRegistry(logger: logger)
+        self.sessions = sessions
+        watcher = TenantConfigurationWatcher(configuration: tenants) { old, new in
+            await sessions.configurationChanged(from: old, to: new)
+        }
+        authenticator = Authenticator(
+            configuration: auth, verifier: try await TokenVerifier(configuration: auth, logger: logger))
+        logger.info("host ready", metadata: ["plugins": "\(report.plugins.count)", "tools": "\(report.toolCount)"])
+    }
+
+    func application(_ configuration: HostConfiguration, logger: Logger, announce: @escaping @Sendable (Int) -> Void)
+        -> some ApplicationProtocol
+    {
+        HostServer.application(
+            configuration: configuration, catalog: catalog, authenticator: authenticator, sessions: sessions, proxy: proxy,
+            logger: logger, onServerRunning: { channel in announce(channel.localAddress?.port ?? configuration.port) })
+    }
+
+    var services: [any Service] { [proxy, runner, sessions, watcher] }
+}
+
+/// Writes a line to stdout at once: scripts and tests wait for these lines.
+func announce(_ line: String) {
+    FileHandle.standardOutput.write(Data((line + "\n").utf8))
+}
+
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Run the API and the MCP Host in one process (embedded SQLite unless DATABASE_URL is set).")
+
+    @OptionGroup var common: CommonOptions
+    @OptionGroup var plugins: PluginOptions
+    @OptionGroup var host: HostOptions
+
+    @Option(help: "Address to listen on.")
+    var listen = "127.0.0.1"
+
+    @Option(help: "Port of the REST API (0 picks a free one).")
+    var apiPort = 8081
+
+    func run() async throws {
+        let settings = common.settings()
+        let logger = Logger(label: "toolbridge.serve")
+        var configuration = try settings.apiConfiguration(logger: logger, announce: true)
+        let developmentMode = settings.usesDevelopmentSecret
+        configuration.host = listen
+        configuration.port = apiPort == 0 ? try freeLoopbackPort() : apiPort
+        let apiURL = "http://\(listen == "0.0.0.0" ? "127.0.0.1" : listen):\(configuration.port)"
+
+        let storage = try await APIStorage.open(configuration, logger: logger)
+        let authenticator = Authenticator(
+            configuration: configuration.auth,
+            verifier: try await TokenVerifier(configuration: configuration.auth, logger: logger))
+        let api = APIServer.application(
+            configuration: configuration, storage: storage, authenticator: authenticator, logger: logger,
+            onServerRunning: { channel in announce("toolbridge api listening on \(apiURL)") })
+        let parts = try await HostAssembly(
+            apiURL: apiURL, auth: configuration.auth, tenantsPath: host.tenantsPath(settings.environment),
+            plugins: plugins, logger: logger)
+        let token = developmentMode
+            ? try await authenticator.verifier.issue(subject: "developer", tenants: nil, ttlSeconds: 30 * 86_400) : nil
+        let listen = listen
+        let mcp = parts.application(host.configuration(host: listen, environment: settings.environment), logger: logger) { port in
+            announce("toolbridge mcp listening on http://\(listen):\(port)")
+            if let token { announce(ClientInstructions(mcpURL: "http://\(listen):\(port)", apiURL: apiURL, token: token).text) }
+        }
+        let group = ServiceGroup(configuration: .init(
+            services: storage.services.map { .init(service: $0) } + [.init(service: api)]
+                + parts.services.map { .init(service: $0) } + [.init(service: mcp)],
+            gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+    }
+}
+
+struct MCPCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "mcp", abstract: "Run the MCP Host alone, in front of a running API (HTTP, or --stdio).")
+
+    @OptionGroup var common: CommonOptions
+    @OptionGroup var plugins: PluginOptions
+    @OptionGroup var host: HostOptions
+
+    @Option(help: "Address to listen on.")
+    var listen = "127.0.0.1"
+
+    @Option(help: "The API's base URL (env TOOLBRIDGE_API_URL).")
+    var apiURL: String?
+
+    @Flag(help: "Speak MCP on stdin/stdout for one client, as TOOLBRIDGE_TOKEN's user.")
+    var stdio = false
+
+    @Option(help: "For --stdio: the bearer token to act with (env TOOLBRIDGE_TOKEN).")
+    var token: String?
+
+    @Option(help: "For --stdio: the tenant to act in, when the token names several.")
+    var tenant: String?
+
+    func run() async throws {
+        let settings = common.settings(quiet: stdio)
+        let logger = Logger(label: "toolbridge.mcp")
+        let configuration = try settings.apiConfiguration(logger: logger, announce: !stdio)
+        let apiURL = apiURL ?? settings.environment["TOOLBRIDGE_API_URL"].nonEmpty ?? "http://127.0.0.1:8081"
+        let parts = try await HostAssembly(
+            apiURL: apiURL, auth: configuration.auth, tenantsPath: host.tenantsPath(settings.environment),
+            plugins: plugins, logger: logger)
+        if stdio {
+            try await runStdio(parts, environment: settings.environment, logger: logger)
+            return
+        }
+        let listen = listen
+        let mcp = parts.application(host.configuration(host: listen, environment: settings.environment), logger: logger) { port in
+            announce("toolbridge mcp listening on http://\(listen):\(port)")
+        }
+        let group = ServiceGroup(configuration: .init(
+            services: parts.services.map { .init(service: $0) } + [.init(service: mcp)],
+            gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+    }
+
+    /// One session on stdin/stdout, as the user of the configured token; ends when stdin closes.
+    private func runStdio(_ parts: HostAssembly, environment: [String: String], logger: Logger) async throws {
+        guard let token = token ?? environment["TOOLBRIDGE_TOKEN"].nonEmpty else {
+            throw ValidationError("--stdio needs a token: pass --token or set TOOLBRIDGE_TOKEN")
+        }
+        var headers = HTTPFields()
+        headers[.authorization] = "Bearer \(token)"
+        if let tenant { headers[.tenantID] = tenant }
+        let caller: Caller
+        switch await parts.caller(headers) {
+        case .success(let resolved): caller = resolved
+        case .failure(let error): throw ValidationError("the token was refused: \(error.message)")
+        }
+        let identity = CallIdentity(user: caller.user, tenant: caller.tenant, bearerToken: token, correlationID: "stdio")
+        try await withRunningServices(parts.services) {
+            let server = await parts.stdioServer(identity: identity)
+            try await server.start(transport: StdioTransport(logger: logger))
+            await server.waitUntilCompleted()
+        }
+    }
+}
+
+extension HostAssembly {
+    func caller(_ headers: HTTPFields) async -> Result<Caller, APIError> {
+        do {
+            return .success(try await authenticator.caller(headers))
+        } catch {
+            return .failure(error)
+        }
+    }
+
+    func stdioServer(identity: CallIdentity) async -> Server {
+        await HostServer.stdioServer(catalog: catalog, identity: identity, logger: Logger(label: "toolbridge.stdio"))
+    }
+}
+
+/// What `serve` prints in development mode: a token and copy-paste client configuration.
+struct ClientInstructions {
+    let mcpURL: String
+    let apiURL: String
+    let token: String
+
+    var text: String {
+        """
+
+        Development token (user "developer", valid 30 days; signed with the development secret):
+          \(token)
+
+        Connect an MCP client:
+          Streamable HTTP  \(mcpURL)/mcp   header  Authorization: Bearer <token>
+          SSE              \(mcpURL)/sse   header  Authorization: Bearer <token>
+          stdio            TOOLBRIDGE_TOKEN=<token> toolbridge mcp --stdio --api-url \(apiURL)
+
+        Claude Desktop (claude_desktop_config.json):
+          {"mcpServers": {"toolbridge": {"command": "toolbridge", "args": ["mcp", "--stdio", "--api-url", "\(apiURL)"],
+                                          "env": {"TOOLBRIDGE_TOKEN": "\(token)"}}}}
+        VS Code (.vscode/mcp.json):
+          {"servers": {"toolbridge": {"type": "http", "url": "\(mcpURL)/mcp",
+                                       "headers": {"Authorization": "Bearer \(token)"}}}}
+
+        """
+    }
+}
+
+/// A loopback port free right now, so `--api-port 0` can still tell the host where the API is.
+func freeLoopbackPort() throws -> Int {
+    let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(descriptor) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            bind(descriptor, $0, length) == 0 && getsockname(descriptor, $0, &length) == 0
+        }
+    }
+    guard bound else { throw ValidationError("no free port on 127.0.0.1") }
+    return Int(UInt16(bigEndian: address.sin_port))
+}
