@@ -221,8 +221,8 @@ enum InProcessAPI {
     static func run(
         configuration: APIConfiguration, logger: Logger, _ body: @Sendable (_ url: String) async throws -> Void
     ) async throws {
-        let storage = try await APIStorage.open(configuration, logger: logger)
         let verifier = try await TokenVerifier(configuration: configuration.auth, logger: logger)
+        let storage = try await APIStorage.open(configuration, logger: logger)
         let (ports, portFound) = AsyncStream<Int>.makeStream()
         let app = APIServer.application(
             configuration: configuration, storage: storage,

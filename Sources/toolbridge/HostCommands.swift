@@ -40,20 +40,23 @@ struct HostAssembly {
     let authenticator: Authenticator
 
     init(
-        apiURL: String, auth: AuthConfiguration, tenantsPath: String?, plugins: PluginOptions, logger: Logger
+        apiURL: String, auth: AuthConfiguration, tenantsPath: String?, plugins: PluginOptions,
+        idleSessionTimeout: Duration = HostConfiguration().idleSessionTimeout, logger: Logger
     ) async throws {
+        // Everything that can fail comes before the parts that must be shut down (the HTTP
+        // client, the thread pool).
+        let tenants = try TenantConfiguration(path: tenantsPath, logger: logger)
+        authenticator = Authenticator(
+            configuration: auth, verifier: try await TokenVerifier(configuration: auth, logger: logger))
         proxy = RESTProxy(configuration: ProxyConfiguration(apiURL: apiURL, tenantSecret: auth.tenantSecret), logger: logger)
         let report = plugins.load(logger: logger)
         runner = ToolRunner(plugins: report.plugins, proxy: proxy, logger: logger)
-        let tenants = try TenantConfiguration(path: tenantsPath, logger: logger)
         catalog = ToolCatalog(runner: runner, tenants: tenants)
-        let sessions = MCPSessionRegistry(logger: logger)
+        let sessions = MCPSessionRegistry(idleTimeout: idleSessionTimeout, logger: logger)
         self.sessions = sessions
         watcher = TenantConfigurationWatcher(configuration: tenants) { old, new in
             await sessions.configurationChanged(from: old, to: new)
         }
-        authenticator = Authenticator(
-            configuration: auth, verifier: try await TokenVerifier(configuration: auth, logger: logger))
         logger.info("host ready", metadata: ["plugins": "\(report.plugins.count)", "tools": "\(report.toolCount)"])
     }
 
@@ -97,16 +100,17 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.port = apiPort == 0 ? try freeLoopbackPort() : apiPort
         let apiURL = "http://\(listen == "0.0.0.0" ? "127.0.0.1" : listen):\(configuration.port)"
 
-        let storage = try await APIStorage.open(configuration, logger: logger)
+        // Configuration errors first: an opened store must be run (and closed) by the server.
         let authenticator = Authenticator(
             configuration: configuration.auth,
             verifier: try await TokenVerifier(configuration: configuration.auth, logger: logger))
-        let api = APIServer.application(
-            configuration: configuration, storage: storage, authenticator: authenticator, logger: logger,
-            onServerRunning: { channel in announce("toolbridge api listening on \(apiURL)") })
         let parts = try await HostAssembly(
             apiURL: apiURL, auth: configuration.auth, tenantsPath: host.tenantsPath(settings.environment),
             plugins: plugins, logger: logger)
+        let storage = try await APIStorage.open(configuration, logger: logger)
+        let api = APIServer.application(
+            configuration: configuration, storage: storage, authenticator: authenticator, logger: logger,
+            onServerRunning: { channel in announce("toolbridge api listening on \(apiURL)") })
         let token = developmentMode
             ? try await authenticator.verifier.issue(subject: "developer", tenants: nil, ttlSeconds: 30 * 86_400) : nil
         let listen = listen
@@ -114,9 +118,9 @@ struct ServeCommand: AsyncParsableCommand {
             announce("toolbridge mcp listening on http://\(listen):\(port)")
             if let token { announce(ClientInstructions(mcpURL: "http://\(listen):\(port)", apiURL: apiURL, token: token).text) }
         }
+        // The API application runs the storage's services (the PostgreSQL pool) itself.
         let group = ServiceGroup(configuration: .init(
-            services: storage.services.map { .init(service: $0) } + [.init(service: api)]
-                + parts.services.map { .init(service: $0) } + [.init(service: mcp)],
+            services: [.init(service: api)] + parts.services.map { .init(service: $0) } + [.init(service: mcp)],
             gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
     }

@@ -46,8 +46,9 @@ struct APICommand: AsyncParsableCommand {
         var configuration = try settings.apiConfiguration(logger: logger, announce: true)
         configuration.host = host
         configuration.port = port
-        let storage = try await APIStorage.open(configuration, logger: logger)
+        // Configuration errors first: an opened store must be run (and closed) by the server.
         let verifier = try await TokenVerifier(configuration: configuration.auth, logger: logger)
+        let storage = try await APIStorage.open(configuration, logger: logger)
         let authenticator = Authenticator(configuration: configuration.auth, verifier: verifier)
         logger.info("storage: \(storage.name)")
         let address = (host: configuration.host, port: configuration.port)

@@ -28,6 +28,9 @@ public final class TokenVerifier: Sendable {
     public init(configuration: AuthConfiguration, logger: Logger) async throws {
         self.configuration = configuration
         if let secret = configuration.jwtSecret {
+            guard secret.utf8.count >= 32 else {
+                throw ConfigurationError("the JWT secret must be at least 32 bytes (256 bits) long")
+            }
             hmacKeys = await JWTKeyCollection().add(hmac: HMACKey(from: secret), digestAlgorithm: .sha256)
         } else {
             hmacKeys = nil

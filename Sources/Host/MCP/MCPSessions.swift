@@ -9,12 +9,15 @@ import Synchronization
 /// session replaces the token; the user and tenant never change.
 public final class SessionIdentity: Sendable {
     private let value: Mutex<CallIdentity>
+    /// When the session last received a request, for closing abandoned sessions.
+    let lastActiveMs = Atomic<Int64>(Timestamp.nowMilliseconds())
 
     init(_ identity: CallIdentity) { value = Mutex(identity) }
 
     public var current: CallIdentity { value.withLock { $0 } }
 
     func refresh(token: String) {
+        lastActiveMs.store(Timestamp.nowMilliseconds(), ordering: .relaxed)
         value.withLock { identity in
             identity = CallIdentity(
                 user: identity.user, tenant: identity.tenant, bearerToken: token, correlationID: identity.correlationID)
@@ -40,12 +43,15 @@ struct MCPSession: Sendable {
 }
 
 /// The live MCP sessions. It sends `notifications/tools/list_changed` to the sessions whose
-/// tool list changed, and at shutdown it stops every session so long-lived streams end.
+/// tool list changed, closes Streamable HTTP sessions nobody used for `idleTimeout` (clients
+/// that vanish never send DELETE), and at shutdown stops every session so long-lived streams end.
 public final class MCPSessionRegistry: Service, Sendable {
     private let sessions = Mutex<[String: MCPSession]>([:])
+    private let idleTimeout: Duration
     private let logger: Logger
 
-    public init(logger: Logger) {
+    public init(idleTimeout: Duration = .seconds(30 * 60), logger: Logger) {
+        self.idleTimeout = idleTimeout
         self.logger = logger
     }
 
@@ -77,8 +83,22 @@ public final class MCPSessionRegistry: Service, Sendable {
         logger.info("tool lists changed", metadata: ["sessions notified": "\(affected.count)"])
     }
 
+    /// Closes Streamable HTTP sessions idle for longer than the timeout. SSE sessions end with their stream.
+    func closeIdleSessions() async {
+        let cutoff = Timestamp.nowMilliseconds() - idleTimeout.components.seconds * 1000
+        let idle = sessions.withLock { sessions in
+            sessions.values.filter { $0.streamable != nil && $0.identity.lastActiveMs.load(ordering: .relaxed) < cutoff }.map(\.id)
+        }
+        for id in idle { await remove(id) }
+        if !idle.isEmpty { logger.info("closed idle sessions", metadata: ["count": "\(idle.count)"]) }
+    }
+
     public func run() async throws {
-        try? await gracefulShutdown()
+        let sweepInterval = min(idleTimeout, .seconds(60))
+        while !Task.isShuttingDownGracefully, !Task.isCancelled {
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: sweepInterval) }
+            await closeIdleSessions()
+        }
         let all = sessions.withLock { sessions in
             defer { sessions.removeAll() }
             return Array(sessions.values)

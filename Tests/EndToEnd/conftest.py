@@ -1,0 +1,102 @@
+"""Starts `toolbridge serve` as a real process for the end-to-end tests and mints tokens for it.
+
+The tests drive it with the official MCP Python SDK (`pip install mcp`), which nobody here wrote.
+"""
+import base64
+import hashlib
+import hmac
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SECRET = "e2e-secret-" + "x" * 40
+
+
+def toolbridge_binary() -> str:
+    path = os.environ.get("TOOLBRIDGE_BIN") or str(ROOT / ".build" / "debug" / "toolbridge")
+    if not os.access(path, os.X_OK):
+        raise RuntimeError(f"{path} is not built: run swift build first (scripts/test does)")
+    return path
+
+
+def token(sub: str, tenants=None, secret: str = SECRET, ttl: int = 3600) -> str:
+    """An HS256 JWT, built by hand so tests can also make forged ones."""
+    def b64(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+    claims = {"sub": sub, "exp": int(time.time()) + ttl}
+    if tenants is not None:
+        claims["org_id"] = tenants
+    signing_input = b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode()) + "." + b64(json.dumps(claims).encode())
+    signature = hmac.new(secret.encode(), signing_input.encode(), hashlib.sha256).digest()
+    return signing_input + "." + b64(signature)
+
+
+class Server:
+    """A running `toolbridge serve`: its URLs, its tenants file and its environment."""
+
+    def __init__(self, store: str):
+        self.directory = Path(tempfile.mkdtemp(prefix="toolbridge-e2e-"))
+        self.tenants_file = self.directory / "tenants.toml"
+        self.write_tenants('[default]\nplugins = ["notes", "tasks", "comments", "chats", "chat_messages"]\n\n'
+                           '[tenants.acme]\nplugins = ["notes"]\n')
+        self.environment = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("TOOLBRIDGE_") and k != "DATABASE_URL"},
+            "TOOLBRIDGE_DATA_DIR": str(self.directory),
+            "TOOLBRIDGE_JWT_SECRET": SECRET,
+            "TOOLBRIDGE_TENANTS": str(self.tenants_file),
+            "TOOLBRIDGE_LOG_LEVEL": "warning",
+        }
+        if store == "postgres":
+            url = os.environ.get("TOOLBRIDGE_TEST_DATABASE_URL")
+            if not url:
+                raise RuntimeError("TOOLBRIDGE_TEST_DATABASE_URL is not set: run the tests with scripts/test")
+            self.environment["DATABASE_URL"] = url
+        self.log = open(self.directory / "server.log", "w")
+        self.process = subprocess.Popen(
+            [toolbridge_binary(), "serve", "--api-port", "0", "--mcp-port", "0"],
+            env=self.environment, stdout=subprocess.PIPE, stderr=self.log, text=True)
+        self.api_url = self.mcp_url = None
+        deadline = time.time() + 60
+        while (self.api_url is None or self.mcp_url is None) and time.time() < deadline:
+            line = self.process.stdout.readline()
+            if not line:
+                break
+            if match := re.search(r"toolbridge api listening on (\S+)", line):
+                self.api_url = match.group(1)
+            if match := re.search(r"toolbridge mcp listening on (\S+)", line):
+                self.mcp_url = match.group(1)
+        if self.api_url is None or self.mcp_url is None:
+            self.log.flush()
+            reason = (self.directory / "server.log").read_text()
+            self.stop()
+            raise RuntimeError("toolbridge serve did not start: " + reason)
+
+    def write_tenants(self, text: str) -> None:
+        # Write then rename, as editors do, so the watcher never reads half a file.
+        partial = self.tenants_file.with_suffix(".partial")
+        partial.write_text(text)
+        partial.replace(self.tenants_file)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+        self.log.close()
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def server(request):
+    running = Server(request.param)
+    yield running
+    running.stop()
