@@ -243,3 +243,38 @@ def test_fifty_concurrent_sessions_without_errors_or_cross_talk(server):
     print(f"\n{sessions} sessions x {calls_each} calls = {sessions * calls_each} calls, "
           f"{sum(errors)} errors, {elapsed:.2f} s wall")
     assert sum(errors) == 0
+
+
+def _sse_json(response):
+    """The JSON-RPC message of a Streamable HTTP response, whether it came as JSON or as SSE."""
+    if response.headers.get("content-type", "").startswith("application/json"):
+        return response.json()
+    data = [line[5:].strip() for line in response.text.splitlines() if line.startswith("data:") and line[5:].strip()]
+    return json.loads(data[0])
+
+
+def test_negotiates_every_protocol_version_clients_send(server):
+    headers = {"Authorization": f"Bearer {token(user())}", "Accept": "application/json, text/event-stream",
+               "Content-Type": "application/json"}
+    with httpx2.Client(timeout=10) as http:
+        for version in ["2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"]:
+            initialize = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
+                          "params": {"protocolVersion": version, "capabilities": {},
+                                     "clientInfo": {"name": "raw", "version": "1"}}}
+            response = http.post(server.mcp_url + "/mcp", json=initialize, headers=headers)
+            assert response.status_code == 200, response.text
+            assert _sse_json(response)["result"]["protocolVersion"] == version
+            session = response.headers["mcp-session-id"]
+            listing = http.post(server.mcp_url + "/mcp", headers={**headers, "Mcp-Session-Id": session,
+                                                                   "MCP-Protocol-Version": version},
+                                json={"jsonrpc": "2.0", "id": 2, "method": "tools/list"})
+            assert len(_sse_json(listing)["result"]["tools"]) == 40
+            wrong = http.post(server.mcp_url + "/mcp", headers={**headers, "Mcp-Session-Id": session,
+                                                                 "MCP-Protocol-Version": "1999-01-01"},
+                              json={"jsonrpc": "2.0", "id": 3, "method": "tools/list"})
+            assert wrong.status_code == 400
+            ended = http.delete(server.mcp_url + "/mcp", headers={**headers, "Mcp-Session-Id": session})
+            assert ended.status_code == 200
+            gone = http.post(server.mcp_url + "/mcp", headers={**headers, "Mcp-Session-Id": session},
+                             json={"jsonrpc": "2.0", "id": 4, "method": "tools/list"})
+            assert gone.status_code == 404
