@@ -129,5 +129,6 @@ var corePlugins: [(directory: String, target: String, product: String)] {
         ("Comments", "CommentsPlugin", "comments"),
         ("Chats", "ChatsPlugin", "chats"),
         ("ChatMessages", "ChatMessagesPlugin", "chat-messages"),
+        ("Status", "StatusPlugin", "status"),
     ]
 }

@@ -3,116 +3,130 @@ import ArgumentParser
 import AsyncHTTPClient
 import Foundation
 import Histogram
-import Host
 import Logging
 import NIOCore
 import NIOHTTP1
-import ServiceLifecycle
 
-/// `toolbridge bench`: what the host adds to a tool call. It measures, in one run and at the same
-/// concurrency, a tool call through the host core (plugin over the C ABI, REST proxy, API), the
-/// same operation as a direct REST call, and the API's `/healthz` (the HTTP floor).
+/// `toolbridge bench`: what one host carries. It starts `toolbridge serve` (or uses a running
+/// one), seeds notes, opens N MCP sessions over Streamable HTTP, and measures in one run, at the
+/// same concurrency, each tool of the mix through MCP, the same operations as direct REST calls,
+/// a tool answered by the host alone (`whoami`), and the API's `/healthz`.
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Measure tool-call latency through the host against direct REST calls and /healthz.")
+        abstract: "Measure MCP tool-call latency and throughput against direct REST calls, a host-only tool and /healthz.")
 
-    @OptionGroup var plugins: PluginOptions
+    @Option(help: "Concurrent MCP sessions (and REST callers).")
+    var sessions = 10
 
-    @Option(help: "A running API to measure (default: start one in this process on a fresh SQLite file, or on DATABASE_URL).")
-    var apiURL: String?
-
-    @Option(help: "Calls per operation.")
-    var calls = 2000
-
-    @Option(help: "Concurrent callers.")
-    var concurrency = 1
+    @Option(help: "Measured calls per operation, spread over the sessions.")
+    var calls = 5000
 
     @Option(help: "Calls per operation before measuring.")
-    var warmup = 200
+    var warmup = 500
+
+    @Option(help: "Notes to seed before measuring.")
+    var seed = 10_000
+
+    @Option(help: "A running toolbridge serve's MCP URL (with --api-url); default: start one (DATABASE_URL selects PostgreSQL).")
+    var mcpURL: String?
+
+    @Option(help: "A running toolbridge serve's API URL (with --mcp-url).")
+    var apiURL: String?
 
     @Flag(help: "Print JSON instead of a table.")
     var json = false
 
     func validate() throws {
-        guard calls > 0, concurrency > 0, warmup >= 0 else {
-            throw ValidationError("--calls and --concurrency must be positive, --warmup not negative")
+        guard sessions > 0, calls > 0, warmup >= 0, seed >= 0 else {
+            throw ValidationError("--sessions and --calls must be positive; --warmup and --seed not negative")
         }
+        guard (mcpURL == nil) == (apiURL == nil) else { throw ValidationError("give both --mcp-url and --api-url, or neither") }
     }
 
     func run() async throws {
         Settings.bootstrapLogging(level: "error")
         let logger = Logger(label: "toolbridge.bench")
-        let secret = (0..<4).map { _ in UUID().uuidString }.joined()
-        var configuration = APIConfiguration(
-            port: 0, databaseURL: ProcessInfo.processInfo.environment["DATABASE_URL"].nonEmpty,
-            dataDirectory: NSTemporaryDirectory() + "toolbridge-bench-\(UUID().uuidString)",
-            auth: AuthConfiguration(jwtSecret: secret))
-        try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
-        if let apiURL {
-            configuration.auth.jwtSecret = try Settings(dataDirectory: nil).apiConfiguration(logger: logger).auth.jwtSecret
-            try await measure(apiURL: apiURL, configuration: configuration, logger: logger)
-            return
-        }
-        let inProcess = configuration
-        try await InProcessAPI.run(configuration: inProcess, logger: logger) { url in
-            try await measure(apiURL: url, configuration: inProcess, logger: logger)
-        }
-    }
-
-    private func measure(apiURL: String, configuration: APIConfiguration, logger: Logger) async throws {
-        let verifier = try await TokenVerifier(configuration: configuration.auth, logger: logger)
-        let tenant = "bench"
-        let token = try await verifier.issue(subject: "bench-user", tenants: [tenant], ttlSeconds: 3600)
-        let identity = CallIdentity(user: "bench-user", tenant: tenant, bearerToken: token, correlationID: "bench")
-        let proxy = RESTProxy(configuration: ProxyConfiguration(apiURL: apiURL), logger: logger)
-        let runner = ToolRunner(plugins: plugins.load(logger: logger).plugins, proxy: proxy, logger: logger)
-        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: Self.clientConfiguration)
-        defer { _ = client.shutdown() }
-
-        let results = try await withRunningServices([proxy, runner]) {
-            let created = await runner.call("create_note", arguments: ["title": "bench"], identity: identity)
-            guard let uid = created.value["uid"]?.stringValue else {
-                throw ValidationError("could not create a note through the host: \(created.value.serialized)")
-            }
-            let rest = try await RESTCaller(client: client, apiURL: apiURL, token: token, tenant: tenant)
-            let operations: [(String, @Sendable () async -> Bool)] = [
-                ("host get_note", { !(await runner.call("get_note", arguments: ["uid": .string(uid)], identity: identity)).isError }),
-                ("rest get_note", { await rest.get("/v1/notes/\(uid)", session: true) }),
-                ("healthz", { await rest.get("/healthz", session: false) }),
-            ]
-            var results: [OperationResult] = []
-            for (name, operation) in operations {
-                _ = await Self.drive(operation, calls: warmup, concurrency: concurrency)
-                results.append(await Self.drive(operation, calls: calls, concurrency: concurrency, name: name))
-            }
-            return results
-        }
-        report(results)
-    }
-
-    private static var clientConfiguration: HTTPClient.Configuration {
         var configuration = HTTPClient.Configuration()
-        configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 64
-        return configuration
+        configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = sessions + 8
+        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        do {
+            try await measure(client: client, logger: logger)
+        } catch {
+            try? await client.shutdown()
+            throw error
+        }
+        try await client.shutdown()
     }
 
-    /// Runs `calls` calls of `operation` from `concurrency` callers and records each latency.
+    private func measure(client: HTTPClient, logger: Logger) async throws {
+        let server: BenchServer
+        let secret: String
+        if let mcpURL, let apiURL {
+            secret = try Settings(dataDirectory: nil).apiConfiguration(logger: logger).auth.jwtSecret ?? ""
+            server = BenchServer(mcpURL: mcpURL, apiURL: apiURL, process: nil)
+        } else {
+            secret = (0..<2).map { _ in UUID().uuidString }.joined()
+            server = try await BenchServer.start(secret: secret)
+        }
+        defer { server.stop() }
+        let verifier = try await TokenVerifier(configuration: AuthConfiguration(jwtSecret: secret), logger: logger)
+        let tenant = "bench-\(UUID().uuidString.prefix(8).lowercased())"
+        let token = try await verifier.issue(subject: "bench", tenants: [tenant], ttlSeconds: 3600)
+        let idleRSS = server.memory()
+
+        let rest = try await RESTCaller(client: client, apiURL: server.apiURL, token: token, tenant: tenant)
+        let seeded = try await rest.seed(notes: seed)
+        var mcp: [MCPBenchSession] = []
+        for _ in 0..<sessions {
+            mcp.append(try await MCPBenchSession.open(client: client, url: server.mcpURL + "/mcp", token: token))
+        }
+        let sample = seeded.isEmpty ? [try await rest.createNote()] : seeded
+        let pick: @Sendable (Int) -> String = { sample[$0 % sample.count] }
+
+        typealias Call = @Sendable (_ caller: Int, _ index: Int) async -> Bool
+        let sessionsForCalls = mcp
+        func viaMCP(_ tool: String, _ arguments: @escaping @Sendable (Int) -> JSONValue) -> Call {
+            { caller, index in await sessionsForCalls[caller].call(tool, arguments(index)) }
+        }
+        let operations: [(String, Call)] = [
+            ("mcp get_note", viaMCP("get_note") { ["uid": .string(pick($0))] }),
+            ("rest get_note", { _, index in await rest.send(.GET, "/v1/notes/\(pick(index))") }),
+            ("mcp list_notes", viaMCP("list_notes") { _ in ["limit": 20] }),
+            ("rest list_notes", { _, _ in await rest.send(.GET, "/v1/notes?limit=20") }),
+            ("mcp create_note", viaMCP("create_note") { ["title": .string("bench \($0)"), "content": "measured"] }),
+            ("rest create_note", { _, index in await rest.send(.POST, "/v1/notes", body: #"{"title":"bench \#(index)","content":"measured"}"#) }),
+            ("mcp patch_note", viaMCP("patch_note") { ["uid": .string(pick($0)), "updates": ["touched": .integer(Int64($0))]] }),
+            ("rest patch_note", { _, index in await rest.send(.PATCH, "/v1/notes/\(pick(index))", body: #"{"touched":\#(index)}"#) }),
+            ("mcp whoami (host only)", viaMCP("whoami") { _ in [:] }),
+            ("healthz (HTTP floor)", { _, _ in await rest.send(.GET, "/healthz", session: false) }),
+        ]
+        var results: [OperationResult] = []
+        var peakRSS = idleRSS
+        for (name, operation) in operations {
+            _ = await Self.drive(operation, calls: warmup, callers: sessions)
+            results.append(await Self.drive(operation, calls: calls, callers: sessions, name: name))
+            peakRSS = server.memory()
+        }
+        for session in mcp { await session.close() }
+        report(results, idleRSS: idleRSS, loadedRSS: peakRSS, store: server.store)
+    }
+
+    /// Runs `calls` calls spread over `callers` concurrent callers and records each latency (µs).
     private static func drive(
-        _ operation: @escaping @Sendable () async -> Bool, calls: Int, concurrency: Int, name: String = ""
+        _ operation: @escaping @Sendable (Int, Int) async -> Bool, calls: Int, callers: Int, name: String = ""
     ) async -> OperationResult {
         let start = ContinuousClock.now
-        let perCaller = (0..<concurrency).map { calls / concurrency + ($0 < calls % concurrency ? 1 : 0) }
-        let recorded = await withTaskGroup(of: (Histogram<UInt64>, Int).self) { group in
-            for count in perCaller {
+        let (histogram, errors) = await withTaskGroup(of: (Histogram<UInt64>, Int).self) { group in
+            for caller in 0..<callers {
+                let count = calls / callers + (caller < calls % callers ? 1 : 0)
                 group.addTask {
                     var histogram = Histogram<UInt64>(highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: .three)
                     var errors = 0
-                    for _ in 0..<count {
+                    for index in 0..<count {
                         let began = ContinuousClock.now
-                        let ok = await operation()
-                        let elapsed = began.duration(to: .now)
-                        _ = histogram.record(UInt64(max(1, elapsed.components.attoseconds / 1_000_000_000 + elapsed.components.seconds * 1_000_000_000) / 1000))
+                        let ok = await operation(caller, caller * 1_000_003 + index)
+                        _ = histogram.record(began.duration(to: .now).microseconds)
                         if !ok { errors += 1 }
                     }
                     return (histogram, errors)
@@ -126,32 +140,51 @@ struct BenchCommand: AsyncParsableCommand {
             }
             return (merged, errors)
         }
-        return OperationResult(name: name, histogram: recorded.0, errors: recorded.1, elapsed: start.duration(to: .now))
+        return OperationResult(name: name, histogram: histogram, errors: errors, elapsed: start.duration(to: .now))
     }
 
-    private func report(_ results: [OperationResult]) {
-        let host = results.first { $0.name == "host get_note" }
-        let rest = results.first { $0.name == "rest get_note" }
-        let ratio = host.flatMap { host in rest.map { Double(host.percentile(50)) / Double(max(1, $0.percentile(50))) } }
+    private func report(_ results: [OperationResult], idleRSS: ServerMemory?, loadedRSS: ServerMemory?, store: String) {
+        func ratio(_ operation: String) -> Double? {
+            guard let host = results.first(where: { $0.name == "mcp \(operation)" }),
+                let rest = results.first(where: { $0.name == "rest \(operation)" })
+            else { return nil }
+            return Double(host.percentile(50)) / Double(max(1, rest.percentile(50)))
+        }
+        let ratios = ["get_note", "list_notes", "create_note", "patch_note"].compactMap { name in ratio(name).map { (name, $0) } }
         if json {
             var object: JSONObject = [
-                "calls": .integer(Int64(calls)), "concurrency": .integer(Int64(concurrency)),
-                "operations": .array(results.map(\.json)),
+                "store": .string(store), "sessions": .integer(Int64(sessions)), "callsPerOperation": .integer(Int64(calls)),
+                "seededNotes": .integer(Int64(seed)), "operations": .array(results.map(\.json)),
+                "hostToRestP50": .object(JSONObject(uniqueKeysWithValues: ratios.map { ($0.0, .number(String(format: "%.2f", $0.1))) })),
             ]
-            if let ratio { object["hostToRestP50"] = .number(String(format: "%.2f", ratio)) }
+            if let idleRSS { object["serverRSSIdleMB"] = .number(String(format: "%.1f", idleRSS.currentMB)) }
+            if let loadedRSS {
+                object["serverRSSLoadedMB"] = .number(String(format: "%.1f", loadedRSS.currentMB))
+                object["serverRSSPeakMB"] = .number(String(format: "%.1f", loadedRSS.peakMB))
+            }
             print(JSONValue.object(object).serialized)
             return
         }
-        print("calls per operation: \(calls), concurrency: \(concurrency)")
-        print("operation          calls/s    p50 ms    p95 ms    p99 ms    max ms  errors")
+        print("store: \(store), sessions: \(sessions), calls per operation: \(calls), seeded notes: \(seed)")
+        print("operation                   calls/s    p50 ms    p95 ms    p99 ms    max ms  errors")
         for result in results {
             print(
-                result.name.padding(toLength: 16, withPad: " ", startingAt: 0)
-                    + String(format: "%9.0f %9.3f %9.3f %9.3f %9.3f %7d", result.callsPerSecond,
+                result.name.padding(toLength: 24, withPad: " ", startingAt: 0)
+                    + String(format: "%10.0f %9.3f %9.3f %9.3f %9.3f %7d", result.callsPerSecond,
                              result.milliseconds(50), result.milliseconds(95), result.milliseconds(99),
                              Double(result.histogram.max) / 1000, result.errors))
         }
-        if let ratio { print(String(format: "host/REST p50: %.2fx", ratio)) }
+        print("MCP/REST at p50: " + ratios.map { String(format: "%@ %.2fx", $0.0, $0.1) }.joined(separator: ", "))
+        if let idleRSS, let loadedRSS {
+            print(String(format: "server RSS: %.1f MB idle, %.1f MB after the load, %.1f MB peak", idleRSS.currentMB,
+                         loadedRSS.currentMB, loadedRSS.peakMB))
+        }
+    }
+}
+
+extension Duration {
+    var microseconds: UInt64 {
+        UInt64(max(1, components.seconds * 1_000_000 + components.attoseconds / 1_000_000_000_000))
     }
 }
 
@@ -181,7 +214,81 @@ struct OperationResult {
     }
 }
 
-/// Direct REST calls with a sync session of their own: the baseline the host is compared to.
+struct ServerMemory {
+    let currentMB: Double
+    let peakMB: Double
+}
+
+/// The measured server: a `toolbridge serve` child process, or URLs of a running one.
+final class BenchServer: @unchecked Sendable {  // immutable after start
+    let mcpURL: String
+    let apiURL: String
+    let process: Process?
+    private let directory: String?
+
+    init(mcpURL: String, apiURL: String, process: Process?, directory: String? = nil) {
+        self.mcpURL = mcpURL
+        self.apiURL = apiURL
+        self.process = process
+        self.directory = directory
+    }
+
+    var store: String {
+        process == nil ? "running server" : (ProcessInfo.processInfo.environment["DATABASE_URL"].nonEmpty == nil ? "sqlite" : "postgresql")
+    }
+
+    /// Starts this same executable as `toolbridge serve` on free ports, on a fresh data directory.
+    static func start(secret: String) async throws -> BenchServer {
+        let directory = NSTemporaryDirectory() + "toolbridge-bench-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let executable = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = ["serve", "--api-port", "0", "--mcp-port", "0"]
+        var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("TOOLBRIDGE_") }
+        environment["TOOLBRIDGE_JWT_SECRET"] = secret
+        environment["TOOLBRIDGE_DATA_DIR"] = directory
+        environment["TOOLBRIDGE_LOG_LEVEL"] = "error"
+        process.environment = environment
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        var mcp: String?
+        var api: String?
+        var buffered = ""
+        let handle = output.fileHandleForReading
+        while mcp == nil || api == nil {
+            let data = handle.availableData
+            guard !data.isEmpty else { throw ValidationError("toolbridge serve exited before it listened") }
+            buffered += String(decoding: data, as: UTF8.self)
+            for line in buffered.split(separator: "\n") {
+                if let range = line.range(of: "toolbridge mcp listening on ") { mcp = String(line[range.upperBound...]) }
+                if let range = line.range(of: "toolbridge api listening on ") { api = String(line[range.upperBound...]) }
+            }
+        }
+        return BenchServer(mcpURL: mcp!, apiURL: api!, process: process, directory: directory)
+    }
+
+    /// VmRSS and VmHWM (peak) of the server process, from /proc.
+    func memory() -> ServerMemory? {
+        guard let process, let status = try? String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8)
+        else { return nil }
+        func kilobytes(_ key: String) -> Double {
+            let line = status.split(separator: "\n").first { $0.hasPrefix(key) } ?? ""
+            return Double(line.split(separator: " ").dropFirst().first ?? "0") ?? 0
+        }
+        return ServerMemory(currentMB: kilobytes("VmRSS:") / 1024, peakMB: kilobytes("VmHWM:") / 1024)
+    }
+
+    func stop() {
+        guard let process else { return }
+        process.terminate()
+        process.waitUntilExit()
+        if let directory { try? FileManager.default.removeItem(atPath: directory) }
+    }
+}
+
+/// Direct REST calls with a sync session of their own: the baseline MCP is compared to.
 struct RESTCaller: Sendable {
     let client: HTTPClient
     let apiURL: String
@@ -202,48 +309,126 @@ struct RESTCaller: Sendable {
         var headers = request.headers
         headers.add(name: "X-Sync-Session", value: id)
         headers.add(name: "X-Sync-Epoch", value: String(epoch))
+        headers.add(name: "Content-Type", value: "application/json")
         self.headers = headers
     }
 
-    func get(_ path: String, session: Bool) async -> Bool {
+    func send(_ method: HTTPMethod, _ path: String, body: String? = nil, session: Bool = true) async -> Bool {
         var request = HTTPClientRequest(url: apiURL + path)
+        request.method = method
         if session { request.headers = headers }
+        if let body { request.body = .bytes(ByteBuffer(string: body)) }
         guard let response = try? await client.execute(request, timeout: .seconds(30)),
             (try? await response.body.collect(upTo: 1 << 24)) != nil
         else { return false }
-        return response.status == .ok
+        return (200..<300).contains(response.status.code)
+    }
+
+    func createNote() async throws -> String {
+        var request = HTTPClientRequest(url: apiURL + "/v1/notes")
+        request.method = .POST
+        request.headers = headers
+        request.body = .bytes(ByteBuffer(string: #"{"title":"bench"}"#))
+        let response = try await client.execute(request, timeout: .seconds(30))
+        let body = try JSONValue.parse(Array(buffer: try await response.body.collect(upTo: 1 << 20)))
+        guard let uid = body["uid"]?.stringValue else { throw ValidationError("could not create a note: \(body.serialized)") }
+        return uid
+    }
+
+    /// Pushes `notes` notes in batches of 1,000 through the sync API; returns their uids.
+    func seed(notes: Int) async throws -> [String] {
+        var uids: [String] = []
+        let words = ["alpha", "budget", "meeting", "groceries", "release", "travel", "invoice", "garden", "design", "review"]
+        while uids.count < notes {
+            var items: [JSONValue] = []
+            for _ in 0..<min(1000, notes - uids.count) {
+                let uid = UUID().uuidString.lowercased()
+                let index = uids.count + items.count
+                uids.append(uid)
+                items.append([
+                    "uid": .string(uid), "updatedTs": .integer(1_700_000_000_000 + Int64(index)),
+                    "title": .string("\(words[index % 10]) note \(index)"),
+                    "content": .string("Seeded for the benchmark: \(words[(index / 10) % 10]) and \(words[(index / 100) % 10])."),
+                ])
+            }
+            var request = HTTPClientRequest(url: apiURL + "/v1/sync/notes/push")
+            request.method = .POST
+            request.headers = headers
+            request.body = .bytes(ByteBuffer(string: JSONValue.object(["items": .array(items)]).serialized))
+            let response = try await client.execute(request, timeout: .seconds(120))
+            _ = try await response.body.collect(upTo: 1 << 24)
+            guard response.status == .ok else { throw ValidationError("seeding failed with \(response.status.code)") }
+        }
+        return uids
     }
 }
 
-/// An API in this process on a free port, for commands that measure or demonstrate without a
-/// separate server.
-enum InProcessAPI {
-    static func run(
-        configuration: APIConfiguration, logger: Logger, _ body: @Sendable (_ url: String) async throws -> Void
-    ) async throws {
-        let verifier = try await TokenVerifier(configuration: configuration.auth, logger: logger)
-        let storage = try await APIStorage.open(configuration, logger: logger)
-        let (ports, portFound) = AsyncStream<Int>.makeStream()
-        let app = APIServer.application(
-            configuration: configuration, storage: storage,
-            authenticator: Authenticator(configuration: configuration.auth, verifier: verifier), logger: logger,
-            onServerRunning: { channel in portFound.yield(channel.localAddress?.port ?? 0) })
-        let group = ServiceGroup(configuration: .init(services: [app], logger: logger))
-        try await withThrowingTaskGroup(of: Void.self) { tasks in
-            tasks.addTask { try await group.run() }
-            var port = 0
-            for await found in ports {
-                port = found
-                break
-            }
-            do {
-                try await body("http://127.0.0.1:\(port)")
-            } catch {
-                await group.triggerGracefulShutdown()
-                throw error
-            }
-            await group.triggerGracefulShutdown()
-            try await tasks.waitForAll()
+/// A minimal MCP client over Streamable HTTP, enough to measure `tools/call`: initialize once,
+/// then one POST per call, reading the JSON-RPC response from the SSE body.
+final class MCPBenchSession: Sendable {
+    let client: HTTPClient
+    let url: String
+    let headers: HTTPHeaders
+
+    private init(client: HTTPClient, url: String, headers: HTTPHeaders) {
+        self.client = client
+        self.url = url
+        self.headers = headers
+    }
+
+    static func open(client: HTTPClient, url: String, token: String) async throws -> MCPBenchSession {
+        var headers = HTTPHeaders()
+        headers.add(name: "Authorization", value: "Bearer \(token)")
+        headers.add(name: "Accept", value: "application/json, text/event-stream")
+        headers.add(name: "Content-Type", value: "application/json")
+        let initialize: JSONValue = [
+            "jsonrpc": "2.0", "id": 0, "method": "initialize",
+            "params": ["protocolVersion": "2025-06-18", "capabilities": [:], "clientInfo": ["name": "toolbridge-bench", "version": "1"]],
+        ]
+        var request = HTTPClientRequest(url: url)
+        request.method = .POST
+        request.headers = headers
+        request.body = .bytes(ByteBuffer(string: initialize.serialized))
+        let response = try await client.execute(request, timeout: .seconds(30))
+        _ = try await response.body.collect(upTo: 1 << 20)
+        guard let session = response.headers.first(name: "Mcp-Session-Id") else {
+            throw ValidationError("the MCP server did not open a session (HTTP \(response.status.code))")
         }
+        headers.add(name: "Mcp-Session-Id", value: session)
+        headers.add(name: "MCP-Protocol-Version", value: "2025-06-18")
+        let opened = MCPBenchSession(client: client, url: url, headers: headers)
+        _ = await opened.post(["jsonrpc": "2.0", "method": "notifications/initialized"])
+        return opened
+    }
+
+    /// True when the call answered a result that is not an error.
+    func call(_ tool: String, _ arguments: JSONValue) async -> Bool {
+        let message: JSONValue = [
+            "jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": ["name": .string(tool), "arguments": arguments],
+        ]
+        guard let body = await post(message) else { return false }
+        for line in body.split(separator: "\n") where line.hasPrefix("data:") {
+            guard let value = try? JSONValue.parse(String(line.dropFirst(5))) else { continue }
+            return value["result"] != nil && value["result"]?["isError"] != true
+        }
+        return false
+    }
+
+    private func post(_ message: JSONValue) async -> String? {
+        var request = HTTPClientRequest(url: url)
+        request.method = .POST
+        request.headers = headers
+        request.body = .bytes(ByteBuffer(string: message.serialized))
+        guard let response = try? await client.execute(request, timeout: .seconds(30)),
+            let body = try? await response.body.collect(upTo: 1 << 24), response.status.code < 300
+        else { return nil }
+        return String(buffer: body)
+    }
+
+    func close() async {
+        var request = HTTPClientRequest(url: url)
+        request.method = .DELETE
+        request.headers = headers
+        _ = try? await client.execute(request, timeout: .seconds(5))
     }
 }

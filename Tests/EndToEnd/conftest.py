@@ -45,7 +45,7 @@ class Server:
     def __init__(self, store: str):
         self.directory = Path(tempfile.mkdtemp(prefix="toolbridge-e2e-"))
         self.tenants_file = self.directory / "tenants.toml"
-        self.write_tenants('[default]\nplugins = ["notes", "tasks", "comments", "chats", "chat_messages"]\n\n'
+        self.write_tenants('[default]\nplugins = ["notes", "tasks", "comments", "chats", "chat_messages", "status"]\n\n'
                            '[tenants.acme]\nplugins = ["notes"]\n')
         self.environment = {
             **{k: v for k, v in os.environ.items() if not k.startswith("TOOLBRIDGE_") and k != "DATABASE_URL"},

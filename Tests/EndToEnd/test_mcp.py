@@ -17,6 +17,7 @@ from mcp.shared.exceptions import MCPError
 from conftest import SECRET, token, toolbridge_binary
 
 TRANSPORTS = ["sse", "streamable-http"]
+ALL_TOOLS = 41  # the 40 entity tools and status's whoami
 MISSING = "00000000-0000-4000-8000-000000000000"
 
 
@@ -49,6 +50,9 @@ def test_lists_all_40_tools_with_schemas_and_annotations(server, transport):
     async def scenario():
         async with connect(server, transport, token(user())) as session:
             tools = {tool.name: tool for tool in (await session.list_tools()).tools}
+            assert len(tools) == ALL_TOOLS
+            whoami = tools.pop("whoami")
+            assert whoami.annotations.read_only_hint is True
             assert len(tools) == 40
             for name, tool in tools.items():
                 assert tool.input_schema["type"] == "object", name
@@ -154,7 +158,7 @@ def test_malformed_messages_get_json_rpc_errors_and_the_host_keeps_serving(serve
 
     async def still_serving():
         async with connect(server, "streamable-http", token(user())) as session:
-            assert len((await session.list_tools()).tools) == 40
+            assert len((await session.list_tools()).tools) == ALL_TOOLS
     run(still_serving())
 
 
@@ -169,7 +173,7 @@ def test_tenants_see_their_own_tool_lists(server, transport):
                 await acme.call_tool("create_task", {"title": "not allowed here"})
             assert not (await acme.call_tool("create_note", {"title": "allowed"})).is_error
         async with connect(server, transport, token(user(), tenants="globex")) as globex:
-            assert len((await globex.list_tools()).tools) == 40
+            assert len((await globex.list_tools()).tools) == ALL_TOOLS
     run(scenario())
 
 
@@ -185,7 +189,7 @@ def test_editing_the_tenants_file_notifies_connected_sessions(server, transport)
         tenant = "initech-" + uuid.uuid4().hex[:6]
         original = server.tenants_file.read_text()
         async with connect(server, transport, token(user(), tenants=tenant), on_message=on_message) as session:
-            assert len((await session.list_tools()).tools) == 40
+            assert len((await session.list_tools()).tools) == ALL_TOOLS
             server.write_tenants(original + f'\n[tenants.{tenant}]\nplugins = ["notes", "tasks"]\n')
             await asyncio.wait_for(changed.wait(), timeout=10)
             assert len((await session.list_tools()).tools) == 16
@@ -206,7 +210,9 @@ def test_stdio_client(server):
         async with stdio_client(parameters) as (read, write):
             async with ClientSession(read, write) as session:
                 await session.initialize()
-                assert len((await session.list_tools()).tools) == 40
+                assert len((await session.list_tools()).tools) == ALL_TOOLS
+                whoami = await session.call_tool("whoami", {})
+                assert whoami.structured_content["tenant"] == "default"
                 created = await session.call_tool("create_note", {"title": "over stdio"})
                 assert not created.is_error
                 fetched = await session.call_tool("get_note", {"uid": created.structured_content["uid"]})
@@ -268,7 +274,7 @@ def test_negotiates_every_protocol_version_clients_send(server):
             listing = http.post(server.mcp_url + "/mcp", headers={**headers, "Mcp-Session-Id": session,
                                                                    "MCP-Protocol-Version": version},
                                 json={"jsonrpc": "2.0", "id": 2, "method": "tools/list"})
-            assert len(_sse_json(listing)["result"]["tools"]) == 40
+            assert len(_sse_json(listing)["result"]["tools"]) == ALL_TOOLS
             wrong = http.post(server.mcp_url + "/mcp", headers={**headers, "Mcp-Session-Id": session,
                                                                  "MCP-Protocol-Version": "1999-01-01"},
                               json={"jsonrpc": "2.0", "id": 3, "method": "tools/list"})

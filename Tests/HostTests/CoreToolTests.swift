@@ -44,11 +44,17 @@ struct CoreToolTests {
             action: "mark_read", actionEffect: ("read", true)),
     ]
 
-    @Test("the built plugins load: 5 plugins, 40 tools with the SPEC's names")
+    /// The entity plugins' tools: the 40 of the SPEC.
+    static var entityTools: [ToolDefinition] {
+        builtPlugins.plugins.filter { $0.name != "status" }.flatMap(\.tools)
+    }
+
+    @Test("the built plugins load: the five entity plugins with the SPEC's 40 tools, and status")
     func builtPluginsLoad() {
         #expect(builtPlugins.refusals.isEmpty, "\(builtPlugins.refusals)")
-        #expect(Set(builtPlugins.plugins.map(\.name)) == ["notes", "tasks", "comments", "chats", "chat_messages"])
-        let names = Set(builtPlugins.plugins.flatMap(\.tools).map(\.name))
+        #expect(Set(builtPlugins.plugins.map(\.name)) == ["notes", "tasks", "comments", "chats", "chat_messages", "status"])
+        #expect(builtPlugins.plugins.first { $0.name == "status" }?.tools.map(\.name) == ["whoami"])
+        let names = Set(Self.entityTools.map(\.name))
         var expected: Set<String> = []
         for kind in Self.cases {
             expected.insert("list_\(kind.plural)")
@@ -62,7 +68,7 @@ struct CoreToolTests {
 
     @Test("every tool has an input and output schema, a title and the right annotations")
     func schemasAndAnnotations() throws {
-        for tool in builtPlugins.plugins.flatMap(\.tools) {
+        for tool in Self.entityTools {
             let definition = tool.definition
             #expect(definition["inputSchema"]?["type"] == "object", "\(tool.name)")
             #expect(definition["outputSchema"]?["type"] == "object", "\(tool.name)")
@@ -179,6 +185,18 @@ struct CoreToolTests {
             let unknown = await host.call("drop_database", [:])
             #expect(unknown.status == TB_UNKNOWN_TOOL)
             #expect(await host.proxy.sessionsCreated == 0, "refused calls never reached the API")
+        }
+    }
+
+    @Test("whoami answers from the host alone, as the caller")
+    func whoami() async throws {
+        try await HostHarness.withHost(apiURL: "http://127.0.0.1:1") { runner, proxy in
+            let outcome = await runner.call(
+                "whoami", arguments: [:], identity: HostHarness.identity("carol", tenant: "blue"))
+            #expect(outcome.value["user"] == "carol")
+            #expect(outcome.value["tenant"] == "blue")
+            #expect((outcome.value["hostTimeMs"]?.int64Value ?? 0) > 1_700_000_000_000)
+            #expect(await proxy.sessionsCreated == 0, "no API request was made")
         }
     }
 
