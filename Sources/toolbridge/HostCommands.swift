@@ -186,9 +186,7 @@ struct MCPCommand: AsyncParsableCommand {
         }
         let identity = CallIdentity(user: caller.user, tenant: caller.tenant, bearerToken: token, correlationID: "stdio")
         try await withRunningServices(parts.services) {
-            let server = await parts.stdioServer(identity: identity)
-            try await server.start(transport: StdioTransport(logger: logger))
-            await server.waitUntilCompleted()
+            try await HostServer.serveStdio(catalog: parts.catalog, identity: identity, logger: logger)
         }
     }
 }
@@ -202,9 +200,6 @@ extension HostAssembly {
         }
     }
 
-    func stdioServer(identity: CallIdentity) async -> Server {
-        await HostServer.stdioServer(catalog: catalog, identity: identity, logger: Logger(label: "toolbridge.stdio"))
-    }
 }
 
 /// What `serve` prints in development mode: a token and copy-paste client configuration.

@@ -29,9 +29,11 @@ public enum HostServer {
 }
 
 extension HostServer {
-    /// The MCP server of a stdio session: one client, one identity.
-    public static func stdioServer(catalog: ToolCatalog, identity: CallIdentity, logger: Logger) async -> Server {
-        await MCPServerFactory(catalog: catalog, logger: logger).makeServer(identity: SessionIdentity(identity))
+    /// Serves one stdio session (one client, one identity) until stdin closes.
+    public static func serveStdio(catalog: ToolCatalog, identity: CallIdentity, logger: Logger) async throws {
+        let server = try await MCPServerFactory(catalog: catalog, logger: logger)
+            .start(identity: SessionIdentity(identity), transport: StdioTransport(logger: logger))
+        await server.waitUntilCompleted()
     }
 }
 
@@ -136,8 +138,7 @@ struct HostRoutes: Sendable {
         let id = UUID().uuidString.lowercased()
         let transport = SSEServerTransport(logger: logger)
         let sessionIdentity = SessionIdentity(identity)
-        let server = await factory.makeServer(identity: sessionIdentity)
-        try await server.start(transport: transport)
+        let server = try await factory.start(identity: sessionIdentity, transport: transport)
         sessions.add(MCPSession(id: id, identity: sessionIdentity, server: server, streamable: nil, sse: transport))
         let keepAlive = configuration.keepAliveInterval
         let sessions = sessions
@@ -229,8 +230,7 @@ struct HostRoutes: Sendable {
             ]),
             logger: logger)
         let sessionIdentity = SessionIdentity(identity)
-        let server = await factory.makeServer(identity: sessionIdentity)
-        try await server.start(transport: transport)
+        let server = try await factory.start(identity: sessionIdentity, transport: transport)
         let response = await transport.handleRequest(mcpRequest)
         if let id = response.headers[HTTPHeaderName.sessionID], response.statusCode < 300 {
             sessions.add(MCPSession(id: id, identity: sessionIdentity, server: server, streamable: transport, sse: nil))

@@ -124,18 +124,14 @@ struct MCPServerFactory: Sendable {
         await server.withMethodHandler(ListTools.self) { _ in
             ListTools.Result(tools: catalog.tools(for: identity.current.tenant))
         }
-        await server.withMethodHandler(CallTool.self) { parameters in
-            let caller = identity.current
-            guard catalog.allows(tool: parameters.name, tenant: caller.tenant) else {
-                throw MCPError.invalidParams("unknown tool '\(parameters.name)'")
-            }
-            let arguments = JSONValue.object(JSONObject(
-                uniqueKeysWithValues: (parameters.arguments ?? [:]).sorted { $0.key < $1.key }.map { ($0.key, $0.value.jsonValue) }))
-            let call = CallIdentity(
-                user: caller.user, tenant: caller.tenant, bearerToken: caller.bearerToken,
-                correlationID: UUID().uuidString.lowercased())
-            return ToolCatalog.result(await catalog.runner.call(parameters.name, arguments: arguments, identity: call))
-        }
+        return server
+    }
+
+    /// Starts a session's server on `transport`, behind the fast path that answers `tools/call`.
+    func start(identity: SessionIdentity, transport: any Transport) async throws -> Server {
+        let server = await makeServer(identity: identity)
+        try await server.start(
+            transport: ToolCallFastPath(wrapping: transport, catalog: catalog, identity: identity, logger: logger))
         return server
     }
 }

@@ -1,5 +1,4 @@
 import API
-import Foundation
 import MCP
 
 /// The tools a session may see and call: the loaded plugins' tools, filtered by the session
@@ -39,17 +38,18 @@ public struct ToolCatalog: Sendable {
             outputSchema: json["outputSchema"]?.mcpValue)
     }
 
-    /// A tool outcome as MCP wants it: the result as `structuredContent` plus its JSON as text;
-    /// a failure as an `isError` result whose text is the sentence (with the API's status).
-    static func result(_ outcome: ToolOutcome) -> CallTool.Result {
+    /// A tool outcome as an MCP `CallToolResult`: the result as `structuredContent` plus its JSON
+    /// as text; a failure as an `isError` result whose text is the sentence (with the API's status).
+    static func resultJSON(_ outcome: ToolOutcome) -> JSONValue {
         guard outcome.isError else {
-            return CallTool.Result(
-                content: [.text(text: outcome.value.serialized, annotations: nil, _meta: nil)],
-                structuredContent: Optional<MCP.Value>.some(outcome.value.mcpValue), isError: nil)
+            return [
+                "content": [["type": "text", "text": .string(outcome.value.serialized)]],
+                "structuredContent": outcome.value,
+            ]
         }
         var text = outcome.message ?? "the tool failed"
         if let status = outcome.value["status"]?.int64Value { text += " (HTTP \(status))" }
-        return CallTool.Result(content: [.text(text: text, annotations: nil, _meta: nil)], structuredContent: nil, isError: true)
+        return ["content": [["type": "text", "text": .string(text)]], "isError": true]
     }
 }
 
@@ -63,21 +63,6 @@ extension JSONValue {
         case .string(let value): .string(value)
         case .array(let values): .array(values.map(\.mcpValue))
         case .object(let object): .object(Dictionary(uniqueKeysWithValues: object.map { ($0.key, $0.value.mcpValue) }))
-        }
-    }
-}
-
-extension MCP.Value {
-    var jsonValue: JSONValue {
-        switch self {
-        case .null: .null
-        case .bool(let value): .bool(value)
-        case .int(let value): .integer(Int64(value))
-        case .double(let value): .number(value.isFinite ? "\(value)" : "0")
-        case .string(let value): .string(value)
-        case .data(_, let data): .string(data.base64EncodedString())
-        case .array(let values): .array(values.map(\.jsonValue))
-        case .object(let object): .object(JSONObject(uniqueKeysWithValues: object.sorted { $0.key < $1.key }.map { ($0.key, $0.value.jsonValue) }))
         }
     }
 }
