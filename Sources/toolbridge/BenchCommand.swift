@@ -407,8 +407,11 @@ final class MCPBenchSession: Sendable {
             "jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": ["name": .string(tool), "arguments": arguments],
         ]
         guard let body = await post(message) else { return false }
-        for line in body.split(separator: "\n") where line.hasPrefix("data:") {
-            guard let value = try? JSONValue.parse(String(line.dropFirst(5))) else { continue }
+        // A server may answer as JSON or as an SSE stream; both are Streamable HTTP.
+        let candidates = body.hasPrefix("{") ? [Substring(body)]
+            : body.split(separator: "\n").filter { $0.hasPrefix("data:") }.map { $0.dropFirst(5) }
+        for candidate in candidates {
+            guard let value = try? JSONValue.parse(String(candidate)), value["id"] != nil else { continue }
             return value["result"] != nil && value["result"]?["isError"] != true
         }
         return false

@@ -117,14 +117,13 @@ struct HostRoutes: Sendable {
     }
 
     /// The body as a JSON-RPC message, or a JSON-RPC parse error the client can read.
-    private func message(_ request: Request) async throws -> Data {
+    private func message(_ request: Request) async throws -> (data: Data, value: JSONValue) {
         let buffer = try await body(request)
         do {
-            _ = try JSONValue.parse(buffer.readableBytesView)
+            return (Data(buffer: buffer), try JSONValue.parse(buffer.readableBytesView))
         } catch {
             throw MalformedMessage(response: jsonRPCError(code: -32700, message: "Parse error: \(error)"))
         }
-        return Data(buffer: buffer)
     }
 
     private struct MalformedMessage: Error {
@@ -140,15 +139,24 @@ struct HostRoutes: Sendable {
         let sessionIdentity = SessionIdentity(identity)
         let server = try await factory.start(identity: sessionIdentity, transport: transport)
         sessions.add(MCPSession(id: id, identity: sessionIdentity, server: server, streamable: nil, sse: transport))
-        let keepAlive = configuration.keepAliveInterval
         let sessions = sessions
-        let logger = logger
+        return eventStream(transport.outgoing, first: "event: endpoint\ndata: /messages?session_id=\(id)\n\n") {
+            await sessions.remove(id)
+        }
+    }
+
+    /// An SSE response carrying `messages` as `message` events, with keep-alive comments while
+    /// idle. `ended` runs when the client goes away or the messages end.
+    private func eventStream(
+        _ messages: AsyncStream<Data>, first: String? = nil, ended: @escaping @Sendable () async -> Void
+    ) -> Response {
+        let keepAlive = configuration.keepAliveInterval
         let body = ResponseBody { writer in
             let (events, feed) = AsyncStream<ByteBuffer>.makeStream()
-            feed.yield(ByteBuffer(string: "event: endpoint\ndata: /messages?session_id=\(id)\n\n"))
+            if let first { feed.yield(ByteBuffer(string: first)) }
             await withTaskGroup(of: Void.self) { group in
                 group.addTask {
-                    for await data in transport.outgoing {
+                    for await data in messages {
                         feed.yield(ByteBuffer(string: "event: message\ndata: \(String(decoding: data, as: UTF8.self))\n\n"))
                     }
                     feed.finish()
@@ -162,11 +170,11 @@ struct HostRoutes: Sendable {
                 do {
                     for await event in events { try await writer.write(event) }
                 } catch {
-                    logger.debug("SSE stream closed by the client", metadata: ["session": "\(id)"])
+                    // The client closed the stream.
                 }
                 group.cancelAll()
             }
-            await sessions.remove(id)
+            await ended()
             try? await writer.finish(nil)
         }
         return Response(
@@ -185,7 +193,7 @@ struct HostRoutes: Sendable {
         }
         session.identity.refresh(token: identity.bearerToken)
         do {
-            transport.deliver(try await message(request))
+            transport.deliver(try await message(request).data)
         } catch let malformed as MalformedMessage {
             return malformed.response
         }
@@ -194,76 +202,76 @@ struct HostRoutes: Sendable {
 
     // MARK: Streamable HTTP
 
+    private static let sessionHeader = HTTPField.Name("Mcp-Session-Id")!
+    private static let versionHeader = HTTPField.Name("MCP-Protocol-Version")!
+
     private func streamable(_ request: Request) async throws -> Response {
         let identity = try await edge.identity(request)
-        var data: Data?
-        if request.method == .post {
+        if let version = request.headers[Self.versionHeader], !Version.supported.contains(version) {
+            let supported = Version.supported.sorted().joined(separator: ", ")
+            return jsonRPCError(code: -32600, message: "Unsupported protocol version \(version); supported: \(supported)")
+        }
+        guard let id = request.headers[Self.sessionHeader] else {
+            return try await initialize(request, identity: identity)
+        }
+        guard let session = sessions.session(id), let transport = session.streamable else {
+            return jsonRPCError(code: -32001, message: "Session not found", status: .notFound)
+        }
+        guard session.identity.matches(identity) else {
+            throw HostHTTPError(.forbidden, "this session belongs to another user or tenant")
+        }
+        session.identity.refresh(token: identity.bearerToken)
+        switch request.method {
+        case .post:
+            let posted: (data: Data, value: JSONValue)
             do {
-                data = try await message(request)
+                posted = try await message(request)
             } catch let malformed as MalformedMessage {
                 return malformed.response
             }
+            return await answer(posted, on: transport, sessionID: id)
+        case .get:
+            return eventStream(await transport.openStream()) {}
+        default:
+            await sessions.remove(id)
+            return Response(status: .ok, headers: [Self.sessionHeader: id])
         }
-        let mcpRequest = MCP.HTTPRequest(
-            method: request.method.rawValue, headers: Self.headers(request.headers), body: data, path: request.uri.path)
+    }
 
-        if let id = request.headers[HTTPField.Name("Mcp-Session-Id")!] {
-            guard let session = sessions.session(id), let transport = session.streamable else {
-                return jsonRPCError(code: -32001, message: "Session not found", status: .notFound)
-            }
-            guard session.identity.matches(identity) else {
-                throw HostHTTPError(.forbidden, "this session belongs to another user or tenant")
-            }
-            session.identity.refresh(token: identity.bearerToken)
-            let response = await transport.handleRequest(mcpRequest)
-            if request.method == .delete, response.statusCode < 300 { await sessions.remove(id) }
-            return Self.response(response)
-        }
+    /// A POST without a session must be `initialize`; it opens the session.
+    private func initialize(_ request: Request, identity: CallIdentity) async throws -> Response {
         guard request.method == .post else {
-            return jsonRPCError(code: -32000, message: "Bad Request: Mcp-Session-Id header is required", status: .badRequest)
+            return jsonRPCError(code: -32000, message: "Bad Request: Mcp-Session-Id header is required")
         }
-        // A new session: the SDK's transport assigns its id while answering `initialize`.
-        let transport = StatefulHTTPServerTransport(
-            validationPipeline: StandardValidationPipeline(validators: [
-                AcceptHeaderValidator(mode: .sseRequired), ContentTypeValidator(), ProtocolVersionValidator(),
-                SessionValidator(),
-            ]),
-            logger: logger)
+        let posted: (data: Data, value: JSONValue)
+        do {
+            posted = try await message(request)
+        } catch let malformed as MalformedMessage {
+            return malformed.response
+        }
+        guard posted.value["method"] == "initialize" else {
+            return jsonRPCError(code: -32000, message: "Bad Request: Mcp-Session-Id header is required")
+        }
+        let id = UUID().uuidString.lowercased()
+        let transport = StreamableHTTPTransport(logger: logger)
         let sessionIdentity = SessionIdentity(identity)
         let server = try await factory.start(identity: sessionIdentity, transport: transport)
-        let response = await transport.handleRequest(mcpRequest)
-        if let id = response.headers[HTTPHeaderName.sessionID], response.statusCode < 300 {
-            sessions.add(MCPSession(id: id, identity: sessionIdentity, server: server, streamable: transport, sse: nil))
-        } else {
-            await server.stop()
-        }
-        return Self.response(response)
+        sessions.add(MCPSession(id: id, identity: sessionIdentity, server: server, streamable: transport, sse: nil))
+        return await answer(posted, on: transport, sessionID: id)
     }
 
-    private static func headers(_ fields: HTTPFields) -> [String: String] {
-        var headers: [String: String] = [:]
-        for field in fields {
-            let name = field.name.canonicalName
-            headers[name] = headers[name].map { $0 + ", " + field.value } ?? field.value
+    private func answer(
+        _ posted: (data: Data, value: JSONValue), on transport: StreamableHTTPTransport, sessionID: String
+    ) async -> Response {
+        guard posted.value.objectValue != nil else {
+            return jsonRPCError(code: -32600, message: "Invalid Request: send one JSON-RPC message per POST (batches are not supported)")
         }
-        return headers
-    }
-
-    private static func response(_ response: MCP.HTTPResponse) -> Response {
-        var headers = HTTPFields()
-        for (name, value) in response.headers {
-            if let field = HTTPField.Name(name) { headers[field] = value }
+        guard let response = await transport.post(posted.data, message: posted.value) else {
+            if await transport.isTerminated { return jsonRPCError(code: -32001, message: "Session not found", status: .notFound) }
+            return Response(status: .accepted, headers: [Self.sessionHeader: sessionID])
         }
-        let status = HTTPResponse.Status(code: response.statusCode)
-        if case .stream(let stream, _) = response {
-            return Response(status: status, headers: headers, body: ResponseBody { writer in
-                do {
-                    for try await chunk in stream { try await writer.write(ByteBuffer(data: chunk)) }
-                } catch {}
-                try? await writer.finish(nil)
-            })
-        }
-        let body = response.bodyData.map { ByteBuffer(data: $0) } ?? ByteBuffer()
-        return Response(status: status, headers: headers, body: .init(byteBuffer: body))
+        return Response(
+            status: .ok, headers: [.contentType: "application/json", Self.sessionHeader: sessionID],
+            body: .init(byteBuffer: ByteBuffer(data: response)))
     }
 }

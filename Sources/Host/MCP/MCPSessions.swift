@@ -36,8 +36,8 @@ struct MCPSession: Sendable {
     let id: String
     let identity: SessionIdentity
     let server: Server
-    /// Set for Streamable HTTP sessions: the SDK transport that routes their requests.
-    let streamable: StatefulHTTPServerTransport?
+    /// Set for Streamable HTTP sessions: the transport their requests go through.
+    let streamable: StreamableHTTPTransport?
     /// Set for SSE sessions.
     let sse: SSEServerTransport?
 }
