@@ -7,11 +7,14 @@ public struct APIConfiguration: Sendable {
     public var dataDirectory: String
     public var maxBodyBytes: Int
     public var sessionTTLSeconds: Int64
+    /// PostgreSQL connections this process keeps open (a fixed-size pool).
+    public var databaseConnections: Int
     public var auth: AuthConfiguration
 
     public init(
         host: String = "127.0.0.1", port: Int = 8081, databaseURL: String? = nil, dataDirectory: String = ".",
-        maxBodyBytes: Int = 10 * 1024 * 1024, sessionTTLSeconds: Int64 = 3600, auth: AuthConfiguration = .init()
+        maxBodyBytes: Int = 10 * 1024 * 1024, sessionTTLSeconds: Int64 = 3600, databaseConnections: Int = 10,
+        auth: AuthConfiguration = .init()
     ) {
         self.host = host
         self.port = port
@@ -19,6 +22,7 @@ public struct APIConfiguration: Sendable {
         self.dataDirectory = dataDirectory
         self.maxBodyBytes = maxBodyBytes
         self.sessionTTLSeconds = sessionTTLSeconds
+        self.databaseConnections = databaseConnections
         self.auth = auth
     }
 

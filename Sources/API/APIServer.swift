@@ -13,7 +13,9 @@ public struct APIStorage: Sendable {
     /// PostgreSQL when `databaseURL` is set, else the SQLite file in the data directory.
     public static func open(_ configuration: APIConfiguration, logger: Logger) async throws -> APIStorage {
         if let url = configuration.databaseURL {
-            let client = PostgresClient(configuration: try PostgresDatabase.configuration(url: url), backgroundLogger: logger)
+            let client = PostgresClient(
+                configuration: try PostgresDatabase.configuration(url: url, connections: configuration.databaseConnections),
+                backgroundLogger: logger)
             let database = PostgresDatabase(client: client, logger: logger)
             return APIStorage(store: SQLItemStore(database: database), services: [client], name: "postgresql")
         }

@@ -69,6 +69,7 @@ struct Settings {
             databaseURL: environment["DATABASE_URL"].nonEmpty, dataDirectory: dataDirectory, auth: auth)
         if let bytes = try integer("TOOLBRIDGE_MAX_BODY_BYTES") { configuration.maxBodyBytes = Int(bytes) }
         if let seconds = try integer("TOOLBRIDGE_SESSION_TTL") { configuration.sessionTTLSeconds = seconds }
+        if let connections = try integer("TOOLBRIDGE_DB_CONNECTIONS") { configuration.databaseConnections = Int(connections) }
         return configuration
     }
 }

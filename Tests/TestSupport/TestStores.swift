@@ -30,7 +30,10 @@ public enum TestDatabase {
         var configuration = APIConfiguration(port: 0, auth: AuthConfiguration(jwtSecret: TestTokens.secret))
         switch kind {
         case .sqlite: configuration.dataDirectory = try dataDirectory ?? temporaryDirectory()
-        case .postgres: configuration.databaseURL = try postgresURL()
+        case .postgres:
+            configuration.databaseURL = try postgresURL()
+            // Many tests run at once, each with its own pool.
+            configuration.databaseConnections = 2
         }
         return configuration
     }
