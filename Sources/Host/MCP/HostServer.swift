@@ -31,7 +31,7 @@ public enum HostServer {
 extension HostServer {
     /// Serves one stdio session (one client, one identity) until stdin closes.
     public static func serveStdio(catalog: ToolCatalog, identity: CallIdentity, logger: Logger) async throws {
-        let server = try await MCPServerFactory(catalog: catalog, logger: logger)
+        let (server, _) = try await MCPServerFactory(catalog: catalog, logger: logger)
             .start(identity: SessionIdentity(identity), transport: StdioTransport(logger: logger))
         await server.waitUntilCompleted()
     }
@@ -137,8 +137,9 @@ struct HostRoutes: Sendable {
         let id = UUID().uuidString.lowercased()
         let transport = SSEServerTransport(logger: logger)
         let sessionIdentity = SessionIdentity(identity)
-        let server = try await factory.start(identity: sessionIdentity, transport: transport)
-        sessions.add(MCPSession(id: id, identity: sessionIdentity, server: server, streamable: nil, sse: transport))
+        let (server, toolCalls) = try await factory.start(identity: sessionIdentity, transport: transport)
+        sessions.add(MCPSession(
+            id: id, identity: sessionIdentity, server: server, streamable: nil, sse: transport, toolCalls: toolCalls))
         let sessions = sessions
         return eventStream(transport.outgoing, first: "event: endpoint\ndata: /messages?session_id=\(id)\n\n") {
             await sessions.remove(id)
@@ -229,7 +230,7 @@ struct HostRoutes: Sendable {
             } catch let malformed as MalformedMessage {
                 return malformed.response
             }
-            return await answer(posted, on: transport, sessionID: id)
+            return await answer(posted, on: session)
         case .get:
             return eventStream(await transport.openStream()) {}
         default:
@@ -255,16 +256,26 @@ struct HostRoutes: Sendable {
         let id = UUID().uuidString.lowercased()
         let transport = StreamableHTTPTransport(logger: logger)
         let sessionIdentity = SessionIdentity(identity)
-        let server = try await factory.start(identity: sessionIdentity, transport: transport)
-        sessions.add(MCPSession(id: id, identity: sessionIdentity, server: server, streamable: transport, sse: nil))
-        return await answer(posted, on: transport, sessionID: id)
+        let (server, toolCalls) = try await factory.start(identity: sessionIdentity, transport: transport)
+        let session = MCPSession(
+            id: id, identity: sessionIdentity, server: server, streamable: transport, sse: nil, toolCalls: toolCalls)
+        sessions.add(session)
+        return await answer(posted, on: session)
     }
 
-    private func answer(
-        _ posted: (data: Data, value: JSONValue), on transport: StreamableHTTPTransport, sessionID: String
-    ) async -> Response {
-        guard posted.value.objectValue != nil else {
+    private func answer(_ posted: (data: Data, value: JSONValue), on session: MCPSession) async -> Response {
+        guard posted.value.objectValue != nil, let transport = session.streamable else {
             return jsonRPCError(code: -32600, message: "Invalid Request: send one JSON-RPC message per POST (batches are not supported)")
+        }
+        let sessionID = session.id
+        // tools/call, the hot path, is answered here rather than through the transport's stream.
+        if posted.value["method"] == "tools/call", let id = posted.value["id"], id != .null,
+            let tool = posted.value["params"]?["name"]?.stringValue
+        {
+            let response = await session.toolCalls.respond(id: id, tool: tool, arguments: posted.value["params"]?["arguments"] ?? [:])
+            return Response(
+                status: .ok, headers: [.contentType: "application/json", Self.sessionHeader: sessionID],
+                body: .init(byteBuffer: ByteBuffer(string: response)))
         }
         guard let response = await transport.post(posted.data, message: posted.value) else {
             if await transport.isTerminated { return jsonRPCError(code: -32001, message: "Session not found", status: .notFound) }

@@ -40,6 +40,8 @@ struct MCPSession: Sendable {
     let streamable: StreamableHTTPTransport?
     /// Set for SSE sessions.
     let sse: SSEServerTransport?
+    /// Answers the session's `tools/call` requests.
+    let toolCalls: ToolCallFastPath
 }
 
 /// The live MCP sessions. It sends `notifications/tools/list_changed` to the sessions whose
@@ -128,10 +130,10 @@ struct MCPServerFactory: Sendable {
     }
 
     /// Starts a session's server on `transport`, behind the fast path that answers `tools/call`.
-    func start(identity: SessionIdentity, transport: any Transport) async throws -> Server {
+    func start(identity: SessionIdentity, transport: any Transport) async throws -> (Server, ToolCallFastPath) {
         let server = await makeServer(identity: identity)
-        try await server.start(
-            transport: ToolCallFastPath(wrapping: transport, catalog: catalog, identity: identity, logger: logger))
-        return server
+        let toolCalls = ToolCallFastPath(wrapping: transport, catalog: catalog, identity: identity, logger: logger)
+        try await server.start(transport: toolCalls)
+        return (server, toolCalls)
     }
 }

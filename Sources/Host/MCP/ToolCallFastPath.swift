@@ -19,7 +19,7 @@ actor ToolCallFastPath: Transport {
     private let identity: SessionIdentity
     private let (forServer, forServerContinuation) = AsyncThrowingStream<Data, any Error>.makeStream()
     private var reader: Task<Void, Never>?
-    private var calls: [String: Task<Void, Never>] = [:]
+    private var calls: [String: Task<String, Never>] = [:]
 
     init(wrapping inner: any Transport, catalog: ToolCatalog, identity: SessionIdentity, logger: Logger) {
         self.inner = inner
@@ -71,17 +71,23 @@ actor ToolCallFastPath: Transport {
         forServerContinuation.finish()
     }
 
+    /// A call that arrived through the transport's stream: its response goes back the same way.
     private func start(id: JSONValue, tool: String, arguments: JSONValue) {
-        let key = id.serialized
-        calls[key] = Task {
-            let response = await self.answer(id: id, tool: tool, arguments: arguments)
-            self.finished(key)
+        Task {
+            let response = await self.respond(id: id, tool: tool, arguments: arguments)
             try? await self.inner.send(Data(response.utf8))
         }
     }
 
-    private func finished(_ key: String) {
+    /// Runs a call and returns its JSON-RPC response. The call runs in a task of its own, held
+    /// while it runs, so that `notifications/cancelled` for its id can cancel it.
+    func respond(id: JSONValue, tool: String, arguments: JSONValue) async -> String {
+        let key = id.serialized
+        let call = Task { await self.answer(id: id, tool: tool, arguments: arguments) }
+        calls[key] = call
+        let response = await call.value
         calls[key] = nil
+        return response
     }
 
     private nonisolated func answer(id: JSONValue, tool: String, arguments: JSONValue) async -> String {
