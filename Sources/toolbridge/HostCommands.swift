@@ -153,7 +153,7 @@ struct MCPCommand: AsyncParsableCommand {
         let settings = common.settings(quiet: stdio)
         let logger = Logger(label: "toolbridge.mcp")
         let configuration = try settings.apiConfiguration(logger: logger, announce: !stdio)
-        let apiURL = apiURL ?? settings.environment["TOOLBRIDGE_API_URL"].nonEmpty ?? "http://127.0.0.1:8081"
+        let apiURL = settings.apiURL(flag: apiURL)
         let parts = try await HostAssembly(
             apiURL: apiURL, auth: configuration.auth, tenantsPath: host.tenantsPath(settings.environment),
             plugins: plugins, logger: logger)
@@ -228,21 +228,4 @@ struct ClientInstructions {
 
         """
     }
-}
-
-/// A loopback port free right now, so `--api-port 0` can still tell the host where the API is.
-func freeLoopbackPort() throws -> Int {
-    let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(descriptor) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    let bound = withUnsafeMutablePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-            bind(descriptor, $0, length) == 0 && getsockname(descriptor, $0, &length) == 0
-        }
-    }
-    guard bound else { throw ValidationError("no free port on 127.0.0.1") }
-    return Int(UInt16(bigEndian: address.sin_port))
 }

@@ -106,7 +106,7 @@ struct CallCommand: AsyncParsableCommand {
             subject: sub, tenants: self.tenant.map { [$0] }, ttlSeconds: 300)
         let proxy = RESTProxy(
             configuration: ProxyConfiguration(
-                apiURL: apiURL ?? settings.environment["TOOLBRIDGE_API_URL"].nonEmpty ?? "http://127.0.0.1:8081",
+                apiURL: settings.apiURL(flag: apiURL),
                 tenantSecret: configuration.auth.tenantSecret),
             logger: logger)
         let report = plugins.load(logger: logger)

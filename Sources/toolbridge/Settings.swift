@@ -17,6 +17,11 @@ struct Settings {
         self.dataDirectory = dataDirectory ?? environment["TOOLBRIDGE_DATA_DIR"].nonEmpty ?? "."
     }
 
+    /// The API the host's proxy calls: the flag, else `TOOLBRIDGE_API_URL`, else the local default.
+    func apiURL(flag: String?) -> String {
+        flag ?? environment["TOOLBRIDGE_API_URL"].nonEmpty ?? "http://127.0.0.1:8081"
+    }
+
     /// True when no JWT secret or JWKS is configured, so the development secret signs tokens.
     var usesDevelopmentSecret: Bool {
         ["TOOLBRIDGE_JWT_SECRET", "TOOLBRIDGE_JWKS_URL", "TOOLBRIDGE_JWKS_FILE"].allSatisfy { environment[$0].nonEmpty == nil }

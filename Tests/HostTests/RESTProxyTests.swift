@@ -38,7 +38,7 @@ struct RESTProxyTests {
 
     @Test("a restarted API with a new store forgets the session; the proxy makes a new one")
     func survivesAPIRestart() async throws {
-        let port = try freePort()
+        let port = try freeLoopbackPort()
         let apiURL = "http://127.0.0.1:\(port)"
         let tenant = uniqueTenant()
         try await HostHarness.withHost(apiURL: apiURL) { runner, proxy in
@@ -72,7 +72,7 @@ struct RESTProxyTests {
 
     @Test("an unreachable API is a clear tool error, and the host keeps serving")
     func unreachableAPI() async throws {
-        let port = try freePort()
+        let port = try freeLoopbackPort()
         try await HostHarness.withHost(apiURL: "http://127.0.0.1:\(port)") { runner, _ in
             let identity = HostHarness.identity(tenant: "t")
             let outcome = await runner.call("list_notes", arguments: [:], identity: identity)
@@ -94,22 +94,4 @@ struct RESTProxyTests {
             #expect(outcome.message?.contains("not a member") == true)
         }
     }
-}
-
-/// A port nothing listens on right now.
-func freePort() throws -> Int {
-    let socket = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(socket) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    address.sin_port = 0
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    let bound = withUnsafeMutablePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
-            bind(socket, pointer, length) == 0 && getsockname(socket, pointer, &length) == 0
-        }
-    }
-    guard bound else { throw TestSetupError("no free port") }
-    return Int(UInt16(bigEndian: address.sin_port))
 }
