@@ -57,6 +57,9 @@ struct HostAssembly {
         watcher = TenantConfigurationWatcher(configuration: tenants) { old, new in
             await sessions.configurationChanged(from: old, to: new)
         }
+        if report.plugins.isEmpty {
+            logger.warning("no plugin loaded, so no tools are offered: run `swift build` (it builds the core plugins), or pass --plugin-dir")
+        }
         logger.info("host ready", metadata: ["plugins": "\(report.plugins.count)", "tools": "\(report.toolCount)"])
     }
 
