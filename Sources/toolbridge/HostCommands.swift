@@ -41,7 +41,7 @@ struct HostAssembly {
 
     init(
         apiURL: String, auth: AuthConfiguration, tenantsPath: String?, plugins: PluginOptions,
-        idleSessionTimeout: Duration = HostConfiguration().idleSessionTimeout, logger: Logger
+        idleSessionTimeout: Duration, logger: Logger
     ) async throws {
         // Everything that can fail comes before the parts that must be shut down (the HTTP
         // client, the thread pool).
@@ -109,7 +109,7 @@ struct ServeCommand: AsyncParsableCommand {
             verifier: try await TokenVerifier(configuration: configuration.auth, logger: logger))
         let parts = try await HostAssembly(
             apiURL: apiURL, auth: configuration.auth, tenantsPath: host.tenantsPath(settings.environment),
-            plugins: plugins, logger: logger)
+            plugins: plugins, idleSessionTimeout: try settings.idleSessionTimeout(), logger: logger)
         let storage = try await APIStorage.open(configuration, logger: logger)
         let api = APIServer.application(
             configuration: configuration, storage: storage, authenticator: authenticator, logger: logger,
@@ -159,7 +159,7 @@ struct MCPCommand: AsyncParsableCommand {
         let apiURL = settings.apiURL(flag: apiURL)
         let parts = try await HostAssembly(
             apiURL: apiURL, auth: configuration.auth, tenantsPath: host.tenantsPath(settings.environment),
-            plugins: plugins, logger: logger)
+            plugins: plugins, idleSessionTimeout: try settings.idleSessionTimeout(), logger: logger)
         if stdio {
             try await runStdio(parts, environment: settings.environment, logger: logger)
             return

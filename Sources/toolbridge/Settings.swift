@@ -1,4 +1,5 @@
 import API
+import Host
 import Logging
 
 #if canImport(FoundationEssentials)
@@ -20,6 +21,11 @@ struct Settings {
     /// The API the host's proxy calls: the flag, else `TOOLBRIDGE_API_URL`, else the local default.
     func apiURL(flag: String?) -> String {
         flag ?? environment["TOOLBRIDGE_API_URL"].nonEmpty ?? "http://127.0.0.1:8081"
+    }
+
+    /// How long a Streamable HTTP session may stay unused before the host closes it.
+    func idleSessionTimeout() throws -> Duration {
+        try integer("TOOLBRIDGE_MCP_IDLE_TIMEOUT").map { .seconds($0) } ?? HostConfiguration().idleSessionTimeout
     }
 
     /// True when no JWT secret or JWKS is configured, so the development secret signs tokens.

@@ -42,7 +42,7 @@ def token(sub: str, tenants=None, secret: str = SECRET, ttl: int = 3600) -> str:
 class Server:
     """A running `toolbridge serve`: its URLs, its tenants file and its environment."""
 
-    def __init__(self, store: str):
+    def __init__(self, store: str, settings=None):
         self.directory = Path(tempfile.mkdtemp(prefix="toolbridge-e2e-"))
         self.tenants_file = self.directory / "tenants.toml"
         self.write_tenants('[default]\nplugins = ["notes", "tasks", "comments", "chats", "chat_messages", "status"]\n\n'
@@ -53,6 +53,7 @@ class Server:
             "TOOLBRIDGE_JWT_SECRET": SECRET,
             "TOOLBRIDGE_TENANTS": str(self.tenants_file),
             "TOOLBRIDGE_LOG_LEVEL": "warning",
+            **(settings or {}),
         }
         if store == "postgres":
             url = os.environ.get("TOOLBRIDGE_TEST_DATABASE_URL")

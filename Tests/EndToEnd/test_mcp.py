@@ -284,3 +284,24 @@ def test_negotiates_every_protocol_version_clients_send(server):
             gone = http.post(server.mcp_url + "/mcp", headers={**headers, "Mcp-Session-Id": session},
                              json={"jsonrpc": "2.0", "id": 4, "method": "tools/list"})
             assert gone.status_code == 404
+
+
+def test_idle_streamable_sessions_are_closed():
+    from conftest import Server
+
+    short = Server("sqlite", {"TOOLBRIDGE_MCP_IDLE_TIMEOUT": "1"})
+    try:
+        headers = {"Authorization": f"Bearer {token(user())}", "Accept": "application/json, text/event-stream",
+                   "Content-Type": "application/json"}
+        initialize = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
+                      "params": {"protocolVersion": "2025-06-18", "capabilities": {},
+                                 "clientInfo": {"name": "idle", "version": "1"}}}
+        listing = {"jsonrpc": "2.0", "id": 2, "method": "tools/list"}
+        with httpx2.Client(timeout=10) as http:
+            session = http.post(short.mcp_url + "/mcp", json=initialize, headers=headers).headers["mcp-session-id"]
+            in_session = {**headers, "Mcp-Session-Id": session}
+            assert http.post(short.mcp_url + "/mcp", json=listing, headers=in_session).status_code == 200
+            time.sleep(3.5)
+            assert http.post(short.mcp_url + "/mcp", json=listing, headers=in_session).status_code == 404
+    finally:
+        short.stop()
