@@ -25,7 +25,7 @@ struct Settings {
 
     /// How long a Streamable HTTP session may stay unused before the host closes it.
     func idleSessionTimeout() throws -> Duration {
-        try integer("TOOLBRIDGE_MCP_IDLE_TIMEOUT").map { .seconds($0) } ?? HostConfiguration().idleSessionTimeout
+        try integer("TOOLBRIDGE_MCP_IDLE_TIMEOUT").map { .seconds($0) } ?? MCPSessionRegistry.defaultIdleTimeout
     }
 
     /// True when no JWT secret or JWKS is configured, so the development secret signs tokens.

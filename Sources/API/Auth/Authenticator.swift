@@ -45,7 +45,7 @@ public struct Authenticator: Sendable {
         guard authorization.count > prefix.count, authorization.prefix(prefix.count).lowercased() == prefix else {
             throw .unauthorized("the Authorization header must be 'Bearer <JWT>'")
         }
-        return try await verifier.verify(String(authorization.dropFirst(prefix.count)).trimmingSpaces())
+        return try await verifier.verify(String(authorization.dropFirst(prefix.count)).trimmingWhitespace())
     }
 
     public func membership(of token: VerifiedToken) -> Membership {
@@ -104,10 +104,11 @@ public struct Authenticator: Sendable {
 }
 
 extension String {
-    func trimmingSpaces() -> String {
+    /// Without leading and trailing whitespace (HTTP's optional whitespace around header values too).
+    package func trimmingWhitespace() -> String {
         var slice = Substring(self)
-        while slice.first == " " { slice.removeFirst() }
-        while slice.last == " " { slice.removeLast() }
+        while let first = slice.first, first.isWhitespace { slice.removeFirst() }
+        while let last = slice.last, last.isWhitespace { slice.removeLast() }
         return String(slice)
     }
 }

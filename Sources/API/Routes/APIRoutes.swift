@@ -68,7 +68,7 @@ struct APIRoutes: Sendable {
         guard let text = request.headers[.syncEpoch] else {
             throw APIError.sessionRequired("X-Sync-Epoch header is required (the current epoch is \(epoch))")
         }
-        guard let given = Int64(text.trimmingSpaces()) else {
+        guard let given = Int64(text.trimmingWhitespace()) else {
             throw APIError.badRequest("X-Sync-Epoch must be a whole number, not '\(text)'")
         }
         guard given == epoch else {
@@ -77,7 +77,7 @@ struct APIRoutes: Sendable {
     }
 
     private func sessionID(_ request: Request) throws -> String {
-        guard let id = request.headers[.syncSession]?.trimmingSpaces(), !id.isEmpty else {
+        guard let id = request.headers[.syncSession]?.trimmingWhitespace(), !id.isEmpty else {
             throw APIError.sessionRequired(
                 "X-Sync-Session header is required: create a session with POST /v1/sync/sessions")
         }

@@ -66,7 +66,8 @@ struct EnvelopeMiddleware: RouterMiddleware {
 }
 
 extension Response {
-    static func json(_ text: String, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) -> Response {
+    /// A JSON body with its content type: every JSON response of the API and the Host.
+    package static func json(_ text: String, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) -> Response {
         var headers = headers
         headers[.contentType] = "application/json; charset=utf-8"
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))

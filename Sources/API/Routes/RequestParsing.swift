@@ -93,7 +93,7 @@ struct RequestParsing {
     /// `If-Match: "3"`, `3` or `W/"3"`; nil when absent.
     static func ifMatch(_ request: Request) throws -> Int64? {
         guard let text = request.headers[.ifMatch] else { return nil }
-        var value = Substring(text.trimmingSpaces())
+        var value = Substring(text.trimmingWhitespace())
         if value.hasPrefix("W/") { value = value.dropFirst(2) }
         if value.hasPrefix("\""), value.hasSuffix("\""), value.count >= 2 { value = value.dropFirst().dropLast() }
         guard let version = Int64(value) else {

@@ -45,17 +45,14 @@ struct HostHTTPError: Error, Sendable {
     }
 
     var response: Response {
-        var headers = headers
-        headers[.contentType] = "application/json"
-        let body = JSONValue.object(["error": .string(message)]).serialized
-        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: body)))
+        .json(JSONValue.object(["error": .string(message)]).serialized, status: status, headers: headers)
     }
 }
 
 /// A JSON-RPC error response body, for messages that never reach an MCP server.
 func jsonRPCError(code: Int64, message: String, status: HTTPResponse.Status = .badRequest) -> Response {
-    let body = JSONValue.object([
-        "jsonrpc": "2.0", "id": .null, "error": ["code": .integer(code), "message": .string(message)],
-    ]).serialized
-    return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: body)))
+    .json(
+        JSONValue.object([
+            "jsonrpc": "2.0", "id": .null, "error": ["code": .integer(code), "message": .string(message)],
+        ]).serialized, status: status)
 }

@@ -6,22 +6,19 @@ public struct HostConfiguration: Sendable {
     public var maxBodyBytes: Int
     /// How often an idle SSE stream gets a keep-alive comment.
     public var keepAliveInterval: Duration
-    /// Streamable HTTP sessions unused this long are closed.
-    public var idleSessionTimeout: Duration
     /// Browser origins allowed besides localhost (`https://app.example`). Requests without an
     /// `Origin` header (non-browser clients) are always allowed.
     public var allowedOrigins: [String]
 
     public init(
         host: String = "127.0.0.1", port: Int = 8001, maxBodyBytes: Int = 4 * 1024 * 1024,
-        keepAliveInterval: Duration = .seconds(15), idleSessionTimeout: Duration = .seconds(30 * 60),
+        keepAliveInterval: Duration = .seconds(15),
         allowedOrigins: [String] = []
     ) {
         self.host = host
         self.port = port
         self.maxBodyBytes = maxBodyBytes
         self.keepAliveInterval = keepAliveInterval
-        self.idleSessionTimeout = idleSessionTimeout
         self.allowedOrigins = allowedOrigins
     }
 }

@@ -94,8 +94,8 @@ struct HostRoutes: Sendable {
         }
     }
 
-    private static func json(_ value: JSONValue, status: HTTPResponse.Status = .ok) -> Response {
-        Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: value.serialized)))
+    private static func json(_ value: JSONValue) -> Response {
+        .json(value.serialized)
     }
 
     /// RFC 9728 protected-resource metadata, where the 401's `WWW-Authenticate` points.
@@ -273,16 +273,12 @@ struct HostRoutes: Sendable {
             let tool = posted.value["params"]?["name"]?.stringValue
         {
             let response = await session.toolCalls.respond(id: id, tool: tool, arguments: posted.value["params"]?["arguments"] ?? [:])
-            return Response(
-                status: .ok, headers: [.contentType: "application/json", Self.sessionHeader: sessionID],
-                body: .init(byteBuffer: ByteBuffer(string: response)))
+            return .json(response, headers: [Self.sessionHeader: sessionID])
         }
         guard let response = await transport.post(posted.data, message: posted.value) else {
             if await transport.isTerminated { return jsonRPCError(code: -32001, message: "Session not found", status: .notFound) }
             return Response(status: .accepted, headers: [Self.sessionHeader: sessionID])
         }
-        return Response(
-            status: .ok, headers: [.contentType: "application/json", Self.sessionHeader: sessionID],
-            body: .init(byteBuffer: ByteBuffer(data: response)))
+        return .json(String(decoding: response, as: UTF8.self), headers: [Self.sessionHeader: sessionID])
     }
 }

@@ -52,7 +52,9 @@ public final class MCPSessionRegistry: Service, Sendable {
     private let idleTimeout: Duration
     private let logger: Logger
 
-    public init(idleTimeout: Duration = .seconds(30 * 60), logger: Logger) {
+    public static let defaultIdleTimeout = Duration.seconds(30 * 60)
+
+    public init(idleTimeout: Duration = defaultIdleTimeout, logger: Logger) {
         self.idleTimeout = idleTimeout
         self.logger = logger
     }
@@ -69,8 +71,6 @@ public final class MCPSessionRegistry: Service, Sendable {
         guard let session = sessions.withLock({ $0.removeValue(forKey: id) }) else { return }
         await session.server.stop()
     }
-
-    public var count: Int { sessions.withLock { $0.count } }
 
     /// Tells each session whose tenant's plugin set differs between `old` and `new`.
     public func configurationChanged(from old: TenantPlugins, to new: TenantPlugins) async {

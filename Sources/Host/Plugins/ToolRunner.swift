@@ -56,9 +56,6 @@ public final class ToolRunner: Service, Sendable {
         }
     }
 
-    /// Every tool, in plugin load order.
-    public var definitions: [ToolDefinition] { plugins.flatMap(\.tools) }
-
     public func plugin(ofTool name: String) -> LoadedPlugin? { tools[name]?.plugin }
 
     /// Runs a tool as `identity`. Never throws: unknown tools, bad arguments, API errors and an

@@ -1,3 +1,5 @@
+import API
+
 /// Which plugins each tenant may use, from the operator's file (`TOOLBRIDGE_TENANTS`):
 ///
 /// ```toml
@@ -141,13 +143,4 @@ public struct TenantConfigurationError: Error, Sendable, CustomStringConvertible
     }
 
     public var description: String { "line \(line): \(reason)" }
-}
-
-extension String {
-    func trimmingWhitespace() -> String {
-        var slice = Substring(self)
-        while let first = slice.first, first.isWhitespace { slice.removeFirst() }
-        while let last = slice.last, last.isWhitespace { slice.removeLast() }
-        return String(slice)
-    }
 }
