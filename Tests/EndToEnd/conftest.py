@@ -42,11 +42,13 @@ def token(sub: str, tenants=None, secret: str = SECRET, ttl: int = 3600) -> str:
 class Server:
     """A running `toolbridge serve`: its URLs, its tenants file and its environment."""
 
-    def __init__(self, store: str, settings=None):
+    DEFAULT_TENANTS = ('[default]\nplugins = ["notes", "tasks", "comments", "chats", "chat_messages", "status",'
+                       ' "search", "batch", "insights"]\n\n[tenants.acme]\nplugins = ["notes"]\n')
+
+    def __init__(self, store: str, settings=None, tenants: str = DEFAULT_TENANTS):
         self.directory = Path(tempfile.mkdtemp(prefix="toolbridge-e2e-"))
         self.tenants_file = self.directory / "tenants.toml"
-        self.write_tenants('[default]\nplugins = ["notes", "tasks", "comments", "chats", "chat_messages", "status"]\n\n'
-                           '[tenants.acme]\nplugins = ["notes"]\n')
+        self.write_tenants(tenants)
         self.environment = {
             **{k: v for k, v in os.environ.items() if not k.startswith("TOOLBRIDGE_") and k != "DATABASE_URL"},
             "TOOLBRIDGE_DATA_DIR": str(self.directory),
