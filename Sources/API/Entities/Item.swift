@@ -54,8 +54,10 @@ public struct ItemReference: Sendable, Equatable {
     public let uid: String
 }
 
-/// What a write wants stored, and the parent that must be live when it lands.
+/// What a write wants stored, the parent that must be live when it lands, and the text the
+/// search index keeps for it (nil for a tombstone: deleted items never match).
 public struct ItemChange: Sendable {
     public var item: StoredItem
     public var requiredParent: ItemReference?
+    public var search: SearchText?
 }

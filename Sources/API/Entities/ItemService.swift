@@ -8,22 +8,79 @@ public struct ItemService: Sendable {
     }
 
     public func get(_ scope: Scope, _ kind: EntityKind, uid: String, includeDeleted: Bool) async throws -> StoredItem {
-        guard let item = try await store.item(scope, kind: kind, uid: uid) else { throw notFound(kind, uid) }
-        if let deletedMs = item.deletedMs, !includeDeleted { throw gone(kind, uid, deletedMs) }
+        guard let item = try await store.item(scope, kind: kind, uid: uid) else { throw Self.notFound(kind, uid) }
+        if let deletedMs = item.deletedMs, !includeDeleted { throw Self.gone(kind, uid, deletedMs) }
         return item
     }
 
     public func create(_ scope: Scope, _ kind: EntityKind, fields: JSONObject) async throws -> StoredItem {
+        try await run(scope, try createOperation(kind, fields: fields))
+    }
+
+    /// Replaces the client fields (PUT), or merges into them (PATCH, RFC 7396 at the top level).
+    public func update(
+        _ scope: Scope, _ kind: EntityKind, uid: String, fields: JSONObject, merge: Bool, ifMatch: Int64?
+    ) async throws -> StoredItem {
+        try await run(scope, try updateOperation(kind, uid: uid, fields: fields, merge: merge, ifMatch: ifMatch))
+    }
+
+    public func archive(_ scope: Scope, _ kind: EntityKind, uid: String) async throws -> StoredItem {
+        try await run(scope, archiveOperation(kind, uid: uid))
+    }
+
+    public func process(
+        _ scope: Scope, _ kind: EntityKind, uid: String, action name: String, metadata: JSONObject?
+    ) async throws -> StoredItem {
+        try await run(scope, try processOperation(kind, uid: uid, action: name, metadata: metadata))
+    }
+
+    public func delete(_ scope: Scope, _ kind: EntityKind, uid: String) async throws -> StoredItem {
+        try await run(scope, deleteOperation(kind, uid: uid))
+    }
+
+    public static func actionList(_ kind: EntityKind) -> String {
+        kind.actions.map(\.name).joined(separator: ", ")
+    }
+
+    /// Applies `operations` in order in one transaction: all land, or none does. A failure names
+    /// the operation that failed.
+    public func apply(_ scope: Scope, _ operations: [ItemOperation]) async throws -> [StoredItem] {
+        try await store.transaction(scope) { writer in
+            var stored: [StoredItem] = []
+            stored.reserveCapacity(operations.count)
+            for (index, operation) in operations.enumerated() {
+                do {
+                    stored.append(try await Self.write(operation, with: writer))
+                } catch {
+                    throw BatchFailure(index: index, error: error)
+                }
+            }
+            return stored
+        }
+    }
+
+    private func run(_ scope: Scope, _ operation: ItemOperation) async throws -> StoredItem {
+        try await store.transaction(scope) { try await Self.write(operation, with: $0) }
+    }
+
+    private static func write(_ operation: ItemOperation, with writer: any ItemWriter) async throws -> StoredItem {
+        // Every operation stores something or throws, so there is always an item afterwards.
+        try await writer.write(kind: operation.kind, uid: operation.uid, operation.change)!
+    }
+
+    // MARK: Operations
+
+    public func createOperation(_ kind: EntityKind, fields: JSONObject) throws(APIError) -> ItemOperation {
         let uid: String
         if let given = fields["uid"] {
             guard let text = given.stringValue, let canonical = ItemWrites.canonicalUID(text) else {
-                throw APIError.badRequest("uid must be a UUID string")
+                throw .badRequest("uid must be a UUID string")
             }
             uid = canonical
         } else {
             uid = ItemWrites.newUID()
         }
-        let stored = try await store.write(scope, kind: kind, uid: uid) { current in
+        return ItemOperation(kind: kind, uid: uid) { current in
             if current != nil {
                 throw APIError(.conflict, "a \(kind.singular) with uid \(uid) already exists")
             }
@@ -31,17 +88,15 @@ public struct ItemService: Sendable {
             return try ItemWrites.makeChange(
                 kind: kind, uid: uid, fields: fields, version: 1, updatedMs: now, clockMs: now, deletedMs: nil)
         }
-        return stored!
     }
 
-    /// Replaces the client fields (PUT), or merges into them (PATCH, RFC 7396 at the top level).
-    public func update(
-        _ scope: Scope, _ kind: EntityKind, uid: String, fields: JSONObject, merge: Bool, ifMatch: Int64?
-    ) async throws -> StoredItem {
+    public func updateOperation(
+        _ kind: EntityKind, uid: String, fields: JSONObject, merge: Bool, ifMatch: Int64?
+    ) throws(APIError) -> ItemOperation {
         if let given = fields["uid"], given.stringValue.flatMap(ItemWrites.canonicalUID) != uid {
-            throw APIError.badRequest("uid in the body does not match the uid in the path (\(uid))")
+            throw .badRequest("uid in the body does not match the uid in the path (\(uid))")
         }
-        return try await modify(scope, kind, uid: uid, ifMatch: ifMatch) { current in
+        return modifyOperation(kind, uid: uid, ifMatch: ifMatch) { current in
             guard merge else { return fields }
             var merged = current
             for (key, value) in ItemWrites.clientFields(fields) {
@@ -51,22 +106,21 @@ public struct ItemService: Sendable {
         }
     }
 
-    public func archive(_ scope: Scope, _ kind: EntityKind, uid: String) async throws -> StoredItem {
-        try await modify(scope, kind, uid: uid, ifMatch: nil) { current in
+    public func archiveOperation(_ kind: EntityKind, uid: String) -> ItemOperation {
+        modifyOperation(kind, uid: uid, ifMatch: nil) { current in
             var fields = current
             fields["status"] = "archived"
             return fields
         }
     }
 
-    public func process(
-        _ scope: Scope, _ kind: EntityKind, uid: String, action name: String, metadata: JSONObject?
-    ) async throws -> StoredItem {
+    public func processOperation(
+        _ kind: EntityKind, uid: String, action name: String, metadata: JSONObject?
+    ) throws(APIError) -> ItemOperation {
         guard let action = kind.action(named: name) else {
-            throw APIError.badRequest(
-                "unknown action '\(name)' for \(kind.name); valid actions: \(Self.actionList(kind))")
+            throw .badRequest("unknown action '\(name)' for \(kind.name); valid actions: \(Self.actionList(kind))")
         }
-        return try await modify(scope, kind, uid: uid, ifMatch: nil) { current in
+        return modifyOperation(kind, uid: uid, ifMatch: nil) { current in
             var fields = current
             for (key, value) in action.effects { fields[key] = value }
             var record: JSONObject = [
@@ -78,30 +132,25 @@ public struct ItemService: Sendable {
         }
     }
 
-    public static func actionList(_ kind: EntityKind) -> String {
-        kind.actions.map(\.name).joined(separator: ", ")
-    }
-
-    public func delete(_ scope: Scope, _ kind: EntityKind, uid: String) async throws -> StoredItem {
-        let stored = try await store.write(scope, kind: kind, uid: uid) { current in
-            guard let current else { throw notFound(kind, uid) }
-            if let deletedMs = current.deletedMs { throw gone(kind, uid, deletedMs) }
+    public func deleteOperation(_ kind: EntityKind, uid: String) -> ItemOperation {
+        ItemOperation(kind: kind, uid: uid) { current in
+            guard let current else { throw Self.notFound(kind, uid) }
+            if let deletedMs = current.deletedMs { throw Self.gone(kind, uid, deletedMs) }
             let now = ItemWrites.nextWriteTime(after: current)
             return try ItemWrites.makeChange(
                 kind: kind, uid: uid, fields: ItemWrites.parsePayload(current), version: current.version + 1,
                 updatedMs: now, clockMs: now, deletedMs: now)
         }
-        return stored!
     }
 
     /// A write to a live item: 404 when unknown, 410 when deleted, 412 when `ifMatch` is stale.
-    private func modify(
-        _ scope: Scope, _ kind: EntityKind, uid: String, ifMatch: Int64?,
+    private func modifyOperation(
+        _ kind: EntityKind, uid: String, ifMatch: Int64?,
         _ transform: @escaping @Sendable (JSONObject) throws -> JSONObject
-    ) async throws -> StoredItem {
-        let stored = try await store.write(scope, kind: kind, uid: uid) { current in
-            guard let current else { throw notFound(kind, uid) }
-            if let deletedMs = current.deletedMs { throw gone(kind, uid, deletedMs) }
+    ) -> ItemOperation {
+        ItemOperation(kind: kind, uid: uid) { current in
+            guard let current else { throw Self.notFound(kind, uid) }
+            if let deletedMs = current.deletedMs { throw Self.gone(kind, uid, deletedMs) }
             if let ifMatch, ifMatch != current.version {
                 throw APIError(
                     .preconditionFailed,
@@ -114,7 +163,6 @@ public struct ItemService: Sendable {
                 kind: kind, uid: uid, fields: fields, version: current.version + 1, updatedMs: now, clockMs: now,
                 deletedMs: nil)
         }
-        return stored!
     }
 
     /// One item of a sync push, last writer wins on `updatedTs`. An older or equal clock stores
@@ -156,11 +204,25 @@ public struct ItemService: Sendable {
         }
     }
 
-    private func notFound(_ kind: EntityKind, _ uid: String) -> APIError {
+    private static func notFound(_ kind: EntityKind, _ uid: String) -> APIError {
         .notFound("no \(kind.singular) with uid \(uid)")
     }
 
-    private func gone(_ kind: EntityKind, _ uid: String, _ deletedMs: Int64) -> APIError {
+    private static func gone(_ kind: EntityKind, _ uid: String, _ deletedMs: Int64) -> APIError {
         .gone("the \(kind.singular) \(uid) was deleted", deletedMs: deletedMs)
     }
+}
+
+/// One write, prepared before any transaction: the item it targets and what to store given
+/// the item's current state. Batches prepare all their operations, then apply them together.
+public struct ItemOperation: Sendable {
+    public let kind: EntityKind
+    public let uid: String
+    let change: @Sendable (StoredItem?) throws -> ItemChange?
+}
+
+/// The operation of a batch that failed, and why; the whole batch was rolled back.
+public struct BatchFailure: Error {
+    public let index: Int
+    public let error: any Error
 }

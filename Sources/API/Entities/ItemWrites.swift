@@ -58,7 +58,8 @@ enum ItemWrites {
             item.parentType = rule.typeKey.flatMap { payload[$0]?.stringValue }
             if deletedMs == nil { parent = reference }
         }
-        return ItemChange(item: item, requiredParent: parent)
+        return ItemChange(
+            item: item, requiredParent: parent, search: deletedMs == nil ? SearchText(payload: payload) : nil)
     }
 
     static func parentReference(_ rule: ParentRule, in payload: JSONObject) throws(APIError) -> ItemReference {

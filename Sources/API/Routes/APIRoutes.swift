@@ -25,6 +25,10 @@ struct APIRoutes: Sendable {
         v1.post("sync/:kind/push") { request, context in try await push(request, context) }
         v1.get("sync/:kind/pull") { request, context in try await pull(request, context) }
 
+        v1.get("search") { request, _ in try await search(request) }
+        v1.get("insights") { request, _ in try await insights(request) }
+        v1.post("batch") { request, _ in try await batch(request) }
+
         v1.get(":kind") { request, context in try await list(request, context) }
         v1.post(":kind") { request, context in
             let (caller, kind) = try await entityRequest(request, context)
@@ -62,7 +66,7 @@ struct APIRoutes: Sendable {
     }
 
     /// One round trip for the session and the epoch: this runs before every entity request.
-    private func requireSync(_ request: Request, _ caller: Caller) async throws {
+    func requireSync(_ request: Request, _ caller: Caller) async throws {
         let (session, epoch) = try await store.sessionAndEpoch(id: try sessionID(request), scope: caller.scope)
         try check(session, caller)
         guard let text = request.headers[.syncEpoch] else {
@@ -280,6 +284,8 @@ struct APIRoutes: Sendable {
                 "defaultListLimit": .integer(Int64(RequestParsing.defaultLimit)),
                 "maxListLimit": .integer(Int64(RequestParsing.maximumLimit)),
                 "maxPushItems": .integer(Int64(Self.maximumPushItems)),
+                "maxBatchOperations": .integer(Int64(Self.maximumBatchOperations)),
+                "maxSearchLimit": .integer(Int64(Self.maximumSearchLimit)),
                 "sessionTTLSeconds": .integer(sessionTTLSeconds),
             ]),
             "auth": .object([

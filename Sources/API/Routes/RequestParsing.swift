@@ -37,10 +37,32 @@ struct RequestParsing {
     static func kind(_ context: APIRequestContext) throws -> EntityKind {
         let name = context.parameters.get("kind") ?? ""
         guard let kind = EntityKind.named(name) else {
-            throw APIError.notFound(
-                "unknown kind '\(name)'; kinds are \(EntityKind.all.map(\.name).joined(separator: ", "))")
+            throw APIError.notFound("unknown kind '\(name)'; kinds are \(kindNames)")
         }
         return kind
+    }
+
+    private static var kindNames: String { EntityKind.all.map(\.name).joined(separator: ", ") }
+
+    /// A kind by its plural or singular name (`notes`, `note`), outside the path.
+    static func kind(named name: String, field: String) throws(APIError) -> EntityKind {
+        guard let kind = EntityKind.named(name) ?? EntityKind.all.first(where: { $0.singular == name }) else {
+            throw .badRequest("\(field) '\(name)' is not a kind; kinds are \(kindNames)")
+        }
+        return kind
+    }
+
+    /// `kinds=notes,tasks`; every kind when absent.
+    static func kinds(_ request: Request) throws -> [EntityKind] {
+        guard let text = request.uri.queryParameters.get("kinds"), !text.trimmingWhitespace().isEmpty else {
+            return EntityKind.all
+        }
+        var kinds: [EntityKind] = []
+        for name in text.split(separator: ",") {
+            let kind = try kind(named: String(name).trimmingWhitespace(), field: "kinds")
+            if !kinds.contains(kind) { kinds.append(kind) }
+        }
+        return kinds
     }
 
     static func uid(_ context: APIRequestContext, parameter: String = "uid") throws -> String {
@@ -63,13 +85,36 @@ struct RequestParsing {
     static let defaultLimit = 100
     static let maximumLimit = 1000
 
-    /// `limit` defaults to 100; values above 1000 are clamped to 1000.
-    static func limit(_ request: Request) throws -> Int {
-        guard let text = request.uri.queryParameters.get("limit") else { return defaultLimit }
+    /// `limit` defaults to 100; values above 1000 are clamped to 1000 (other endpoints pass their own).
+    static func limit(_ request: Request, default fallback: Int = defaultLimit, maximum: Int = maximumLimit) throws -> Int {
+        guard let text = request.uri.queryParameters.get("limit") else { return fallback }
         guard let value = Int(text), value >= 1 else {
-            throw APIError.badRequest("limit must be a whole number from 1 to \(maximumLimit), not '\(text)'")
+            throw APIError.badRequest("limit must be a whole number from 1 to \(maximum), not '\(text)'")
         }
-        return min(value, maximumLimit)
+        return min(value, maximum)
+    }
+
+    /// A whole-number query parameter within `range`, or `fallback` when absent.
+    static func integer(_ request: Request, _ name: String, in range: ClosedRange<Int>, default fallback: Int) throws -> Int {
+        guard let text = request.uri.queryParameters.get(name) else { return fallback }
+        guard let value = Int(text), range.contains(value) else {
+            throw APIError.badRequest(
+                "\(name) must be a whole number from \(range.lowerBound) to \(range.upperBound), not '\(text)'")
+        }
+        return value
+    }
+
+    /// The position a search page starts at; results are ranked per request, so the cursor is an offset.
+    static func offsetCursor(_ request: Request) throws -> Int {
+        guard let text = request.uri.queryParameters.get("cursor"), !text.isEmpty else { return 0 }
+        guard let bytes = Base64URL.decode(text), let decoded = String(validating: bytes, as: UTF8.self),
+            decoded.hasPrefix("o"), let offset = Int(decoded.dropFirst()), offset >= 0
+        else { throw invalidCursor }
+        return offset
+    }
+
+    static func offsetCursor(_ offset: Int) -> String {
+        Base64URL.encode(Array("o\(offset)".utf8))
     }
 
     static func cursor(_ request: Request) throws -> (updatedMs: Int64, uid: String)? {

@@ -54,13 +54,14 @@ public protocol ItemStore: Sendable {
     func item(_ scope: Scope, kind: EntityKind, uid: String) async throws -> StoredItem?
     func list(_ scope: Scope, kind: EntityKind, query: ListQuery) async throws -> [StoredItem]
 
-    /// Reads the item (locked against concurrent writers), asks `change` what to store, checks the
-    /// change's required parent is live, and stores it, all in one transaction. `change` returning
-    /// nil stores nothing. Returns the item as stored afterwards (nil when there is none).
-    func write(
-        _ scope: Scope, kind: EntityKind, uid: String,
-        _ change: @Sendable (StoredItem?) throws -> ItemChange?
-    ) async throws -> StoredItem?
+    /// Runs `body` in one transaction of `scope`: every write it makes lands, or none does.
+    func transaction<Result: Sendable>(
+        _ scope: Scope, _ body: (any ItemWriter) async throws -> Result
+    ) async throws -> Result
+
+    /// The live items matching the query, best first, through the database's full-text index.
+    func search(_ scope: Scope, _ query: SearchQuery) async throws -> [SearchHit]
+    func insights(_ scope: Scope, _ query: InsightsQuery) async throws -> Insights
 
     func createSession(_ session: SyncSession) async throws
     func session(id: String) async throws -> SyncSession?
@@ -71,4 +72,23 @@ public protocol ItemStore: Sendable {
     func epochState(_ scope: Scope) async throws -> EpochState
     /// Deletes every item of the scope, bumps its epoch and records who wiped, in one transaction.
     func wipe(_ scope: Scope, by user: String) async throws -> (EpochState, [String: Int])
+}
+
+/// Writes inside one store transaction.
+public protocol ItemWriter {
+    /// Reads the item (locked against concurrent writers), asks `change` what to store, checks the
+    /// change's required parent is live, and stores it. `change` returning nil stores nothing.
+    /// Returns the item as stored afterwards (nil when there is none).
+    func write(
+        kind: EntityKind, uid: String, _ change: (StoredItem?) throws -> ItemChange?
+    ) async throws -> StoredItem?
+}
+
+extension ItemStore {
+    /// One write in a transaction of its own.
+    public func write(
+        _ scope: Scope, kind: EntityKind, uid: String, _ change: (StoredItem?) throws -> ItemChange?
+    ) async throws -> StoredItem? {
+        try await transaction(scope) { try await $0.write(kind: kind, uid: uid, change) }
+    }
 }

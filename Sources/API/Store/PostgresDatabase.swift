@@ -75,6 +75,7 @@ private struct PostgresStatementRunner: SQLConnection {
             switch value {
             case .text(let text): binds.append(text)
             case .integer(let number): binds.append(number)
+            case .real(let number): binds.append(number)
             case .null: binds.appendNull()
             }
         }
@@ -107,6 +108,8 @@ private struct PostgresStatementRunner: SQLConnection {
                     values.append(.null)
                 } else if [.int2, .int4, .int8].contains(cell.dataType) {
                     values.append(.integer(try cell.decode(Int64.self)))
+                } else if [.float4, .float8].contains(cell.dataType) {
+                    values.append(.real(try cell.decode(Double.self)))
                 } else {
                     values.append(.text(try cell.decode(String.self)))
                 }

@@ -18,13 +18,28 @@ struct SQLItemStore<Database: SQLDatabase>: ItemStore {
             let applied = Set(try await connection.rows(SQLStatement("SELECT version FROM toolbridge_migrations"))
                 .compactMap { $0.first?.integer })
             for migration in Schema.migrations where !applied.contains(migration.version) {
-                for statement in migration.statements {
+                for statement in migration.statements(for: database.dialect) {
                     try await connection.execute(SQLStatement(statement))
                 }
+                if migration.indexesExistingItems { try await indexExistingItems(connection) }
                 try await connection.execute(SQLStatement(
                     "INSERT INTO toolbridge_migrations (version, applied_ms) VALUES ($1, $2)",
                     [.integer(migration.version), .integer(Timestamp.nowMilliseconds())]))
             }
+        }
+    }
+
+    /// Stores every live item again with its search text, for items written before search existed.
+    private func indexExistingItems(_ connection: any SQLConnection) async throws {
+        let rows = try await connection.rows(SQLStatement(
+            "SELECT tenant_id, owner_id, kind, \(ItemColumns.list) FROM items WHERE deleted_ms IS NULL"))
+        for row in rows {
+            guard let tenant = row[0].text, let owner = row[1].text, let kind = row[2].text.flatMap(EntityKind.named),
+                let item = ItemColumns.item(from: Array(row[3...]))
+            else { continue }
+            let change = ItemChange(
+                item: item, requiredParent: nil, search: SearchText(payload: ItemWrites.parsePayload(item)))
+            try await connection.execute(upsert(Scope(tenant: tenant, owner: owner), kind, change))
         }
     }
 
@@ -64,45 +79,204 @@ struct SQLItemStore<Database: SQLDatabase>: ItemStore {
         return try await database.read { try await $0.items(statement) }
     }
 
-    func write(
-        _ scope: Scope, kind: EntityKind, uid: String,
-        _ change: @Sendable (StoredItem?) throws -> ItemChange?
-    ) async throws -> StoredItem? {
-        let select = SQLStatement(
+    func transaction<Result: Sendable>(
+        _ scope: Scope, _ body: (any ItemWriter) async throws -> Result
+    ) async throws -> Result {
+        try await database.transaction { connection in
+            try await body(SQLItemWriter(store: self, connection: connection, scope: scope))
+        }
+    }
+
+    /// The statement storing an item and its search text. PostgreSQL builds the tsvector from
+    /// the text lowercased here (its own lowercasing follows the database locale, often C);
+    /// SQLite gives a new row the next `search_id`, which its FTS5 triggers key the index by.
+    fileprivate func upsert(_ scope: Scope, _ kind: EntityKind, _ change: ItemChange) -> SQLStatement {
+        let item = change.item
+        var binds = scopeBinds(scope, kind) + [
+            .text(item.uid), .integer(item.version), .integer(item.updatedMs), SQLValue(item.deletedMs),
+            .integer(item.clockMs), .text(item.payload), SQLValue(item.status), SQLValue(item.parentUID),
+            SQLValue(item.parentType), SQLValue(change.search?.title), SQLValue(change.search?.body),
+        ]
+        let extraColumn: String
+        let extraValue: String
+        let extraUpdate: String
+        switch database.dialect {
+        case .postgres:
+            binds += [SQLValue(change.search?.title.lowercased()), SQLValue(change.search?.body.lowercased())]
+            extraColumn = "search_vector"
+            extraValue = "setweight(to_tsvector('simple', $15), 'A') || setweight(to_tsvector('simple', $16), 'B')"
+            extraUpdate = "search_vector = excluded.search_vector"
+        case .sqlite:
+            extraColumn = "search_id"
+            extraValue = "(SELECT COALESCE(MAX(search_id), 0) + 1 FROM items)"
+            // A row keeps its id; rows older than the search migration get theirs when reindexed.
+            extraUpdate = "search_id = COALESCE(items.search_id, excluded.search_id)"
+        }
+        return SQLStatement(
+            """
+            INSERT INTO items (tenant_id, owner_id, kind, uid, version, updated_ms, deleted_ms, clock_ms,
+                               payload, status, parent_uid, parent_type, search_title, search_body, \(extraColumn))
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, \(extraValue))
+            ON CONFLICT (tenant_id, owner_id, kind, uid) DO UPDATE SET
+                version = excluded.version, updated_ms = excluded.updated_ms, deleted_ms = excluded.deleted_ms,
+                clock_ms = excluded.clock_ms, payload = excluded.payload, status = excluded.status,
+                parent_uid = excluded.parent_uid, parent_type = excluded.parent_type,
+                search_title = excluded.search_title, search_body = excluded.search_body, \(extraUpdate)
+            """,
+            binds)
+    }
+
+    fileprivate func selectForUpdate(_ scope: Scope, _ kind: EntityKind, _ uid: String) -> SQLStatement {
+        SQLStatement(
             "SELECT \(ItemColumns.list) FROM items WHERE tenant_id = $1 AND owner_id = $2 AND kind = $3 AND uid = $4"
                 + lockClause,
             scopeBinds(scope, kind) + [.text(uid)])
-        return try await database.transaction { connection in
-            let current = try await connection.items(select).first
-            guard let change = try change(current) else { return current }
-            if let parent = change.requiredParent {
-                let live = try await connection.rows(SQLStatement(
-                    "SELECT 1 FROM items WHERE tenant_id = $1 AND owner_id = $2 AND kind = $3 AND uid = $4"
-                        + " AND deleted_ms IS NULL" + shareClause,
-                    scopeBinds(scope, parent.kind) + [.text(parent.uid)]))
-                guard !live.isEmpty else {
-                    let key = kind.parent?.uidKey ?? "parent"
-                    throw APIError.badRequest(
-                        "\(key): there is no live \(parent.kind.singular) with uid \(parent.uid) for this user")
+    }
+
+    fileprivate func liveParent(_ scope: Scope, _ parent: ItemReference) -> SQLStatement {
+        SQLStatement(
+            "SELECT 1 FROM items WHERE tenant_id = $1 AND owner_id = $2 AND kind = $3 AND uid = $4"
+                + " AND deleted_ms IS NULL" + shareClause,
+            scopeBinds(scope, parent.kind) + [.text(parent.uid)])
+    }
+
+    // MARK: Search and insights
+
+    func search(_ scope: Scope, _ query: SearchQuery) async throws -> [SearchHit] {
+        var binds: [SQLValue] = [.text(scope.tenant), .text(scope.owner)]
+        func bind(_ value: SQLValue) -> String {
+            binds.append(value)
+            return "$\(binds.count)"
+        }
+        let matchQuery = bind(.text(Self.rendered(query.expression, for: database.dialect)))
+        let kinds = query.kinds.map { bind(.text($0.name)) }.joined(separator: ", ")
+        let limit = bind(.integer(Int64(query.limit)))
+        let offset = bind(.integer(Int64(query.offset)))
+        let columns = ItemColumns.list.split(separator: ",").map { "i." + String($0).trimmingWhitespace() }
+            .joined(separator: ", ")
+        let sql: String
+        switch database.dialect {
+        case .postgres:
+            // The page is chosen first; ts_headline, the costly part, runs on its rows only.
+            sql = """
+                SELECT kind, \(ItemColumns.list), score,
+                       ts_headline('simple', coalesce(search_title, '') || ' — ' || coalesce(search_body, ''), query,
+                                   'StartSel="**", StopSel="**", MaxWords=24, MinWords=8, MaxFragments=2, FragmentDelimiter=" … "')
+                FROM (
+                    SELECT i.kind, \(columns), i.search_title, i.search_body, q.query,
+                           ts_rank(i.search_vector, q.query)::float8 AS score
+                    FROM items i, to_tsquery('simple', \(matchQuery)) AS q(query)
+                    WHERE i.tenant_id = $1 AND i.owner_id = $2 AND i.deleted_ms IS NULL
+                      AND i.kind IN (\(kinds)) AND i.search_vector @@ q.query
+                    ORDER BY score DESC, i.updated_ms DESC, i.uid
+                    LIMIT \(limit) OFFSET \(offset)
+                ) page
+                ORDER BY score DESC, updated_ms DESC, uid
+                """
+        case .sqlite:
+            // bm25 is lower for better matches; a title hit weighs ten times a body hit.
+            sql = """
+                SELECT i.kind, \(columns), -bm25(items_search, 10.0, 1.0) AS score,
+                       snippet(items_search, -1, '**', '**', ' … ', 16)
+                FROM items_search JOIN items i ON i.search_id = items_search.rowid
+                WHERE items_search MATCH \(matchQuery) AND i.tenant_id = $1 AND i.owner_id = $2
+                  AND i.deleted_ms IS NULL AND i.kind IN (\(kinds))
+                ORDER BY score DESC, i.updated_ms DESC, i.uid
+                LIMIT \(limit) OFFSET \(offset)
+                """
+        }
+        let statement = SQLStatement(sql, binds)
+        let rows = try await database.read { try await $0.rows(statement) }
+        return rows.compactMap { row in
+            guard row.count == 12, let kind = row[0].text.flatMap(EntityKind.named),
+                let item = ItemColumns.item(from: Array(row[1...9]))
+            else { return nil }
+            return SearchHit(kind: kind, item: item, score: row[10].real ?? 0, snippet: row[11].text ?? "")
+        }
+    }
+
+    /// The expression in the database's query language. Every word is letters and digits only
+    /// (the parser split everything else away), so quoting it is enough to make it inert.
+    static func rendered(_ expression: SearchExpression, for dialect: SQLDialect) -> String {
+        func term(_ term: SearchTerm) -> String {
+            switch (dialect, term) {
+            case (.postgres, .word(let word)): "'\(word)':*"
+            case (.postgres, .phrase(let words)): "(" + words.map { "'\($0)'" }.joined(separator: " <-> ") + ")"
+            case (.sqlite, .word(let word)): "\"\(word)\"*"
+            case (.sqlite, .phrase(let words)): "\"" + words.joined(separator: " ") + "\""
+            }
+        }
+        let or = dialect == .postgres ? " | " : " OR "
+        let and = dialect == .postgres ? " & " : " AND "
+        let groups = expression.groups.map { "(" + $0.map(term).joined(separator: or) + ")" }.joined(separator: and)
+        guard !expression.excluded.isEmpty else { return groups }
+        let excluded = "(" + expression.excluded.map(term).joined(separator: or) + ")"
+        return dialect == .postgres ? "(\(groups)) & !\(excluded)" : "(\(groups)) NOT \(excluded)"
+    }
+
+    func insights(_ scope: Scope, _ query: InsightsQuery) async throws -> Insights {
+        var binds: [SQLValue] = [.text(scope.tenant), .text(scope.owner)]
+        let kinds = query.kinds.map { kind in
+            binds.append(.text(kind.name))
+            return "$\(binds.count)"
+        }.joined(separator: ", ")
+        let owned = "tenant_id = $1 AND owner_id = $2 AND kind IN (\(kinds))"
+        let counts = SQLStatement(
+            """
+            SELECT kind, status, CASE WHEN deleted_ms IS NULL THEN 0 ELSE 1 END AS deleted, COUNT(*)
+            FROM items WHERE \(owned) GROUP BY kind, status, deleted
+            """, binds)
+        let days = SQLStatement(
+            """
+            SELECT updated_ms / 86400000 AS day, COUNT(*) FROM items
+            WHERE \(owned) AND deleted_ms IS NULL AND updated_ms >= $\(binds.count + 1)
+            GROUP BY day ORDER BY day
+            """, binds + [.integer(query.sinceMs)])
+        let tagLimit = "$\(binds.count + 1)"
+        let tags: SQLStatement
+        switch database.dialect {
+        case .postgres:
+            tags = SQLStatement(
+                """
+                SELECT tag #>> '{}', COUNT(*) FROM items,
+                    jsonb_array_elements(CASE WHEN jsonb_typeof(payload::jsonb -> 'tags') = 'array'
+                                              THEN payload::jsonb -> 'tags' ELSE '[]'::jsonb END) AS t(tag)
+                WHERE \(owned) AND deleted_ms IS NULL AND jsonb_typeof(tag) = 'string'
+                GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT \(tagLimit)
+                """, binds + [.integer(Int64(query.tagLimit))])
+        case .sqlite:
+            tags = SQLStatement(
+                """
+                SELECT t.value, COUNT(*) FROM items, json_each(items.payload, '$.tags') AS t
+                WHERE \(owned) AND deleted_ms IS NULL AND json_type(items.payload, '$.tags') = 'array'
+                  AND t.type = 'text'
+                GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT \(tagLimit)
+                """, binds + [.integer(Int64(query.tagLimit))])
+        }
+        return try await database.read { connection in
+            var insights = Insights()
+            for kind in query.kinds { insights.kinds[kind] = Insights.KindCounts() }
+            for row in try await connection.rows(counts) {
+                guard let kind = row[0].text.flatMap(EntityKind.named), let count = row[3].integer else { continue }
+                if row[2].integer == 1 {
+                    insights.kinds[kind]?.deleted += count
+                } else {
+                    insights.kinds[kind]?.live += count
+                    insights.kinds[kind]?.statuses.append((row[1].text, count))
                 }
             }
-            let item = change.item
-            try await connection.execute(SQLStatement(
-                """
-                INSERT INTO items (tenant_id, owner_id, kind, uid, version, updated_ms, deleted_ms, clock_ms,
-                                   payload, status, parent_uid, parent_type)
-                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-                ON CONFLICT (tenant_id, owner_id, kind, uid) DO UPDATE SET
-                    version = excluded.version, updated_ms = excluded.updated_ms, deleted_ms = excluded.deleted_ms,
-                    clock_ms = excluded.clock_ms, payload = excluded.payload, status = excluded.status,
-                    parent_uid = excluded.parent_uid, parent_type = excluded.parent_type
-                """,
-                scopeBinds(scope, kind) + [
-                    .text(item.uid), .integer(item.version), .integer(item.updatedMs), SQLValue(item.deletedMs),
-                    .integer(item.clockMs), .text(item.payload), SQLValue(item.status), SQLValue(item.parentUID),
-                    SQLValue(item.parentType),
-                ]))
-            return item
+            for kind in query.kinds {
+                insights.kinds[kind]?.statuses.sort { ($0.count, $1.status ?? "") > ($1.count, $0.status ?? "") }
+            }
+            insights.tags = try await connection.rows(tags).compactMap { row in
+                guard let tag = row[0].text, let count = row[1].integer else { return nil }
+                return (tag, count)
+            }
+            insights.days = try await connection.rows(days).compactMap { row in
+                guard let day = row[0].integer, let count = row[1].integer else { return nil }
+                return (day * 86_400_000, count)
+            }
+            return insights
         }
     }
 
@@ -188,5 +362,28 @@ struct SQLItemStore<Database: SQLDatabase>: ItemStore {
                 owner + [.integer(EpochState.initial.epoch + 1), .integer(Timestamp.nowMilliseconds()), .text(user)]))
             return (try await readEpoch(connection, scope), deleted)
         }
+    }
+}
+
+/// The writes of one store transaction.
+private struct SQLItemWriter<Database: SQLDatabase>: ItemWriter {
+    let store: SQLItemStore<Database>
+    let connection: any SQLConnection
+    let scope: Scope
+
+    func write(
+        kind: EntityKind, uid: String, _ change: (StoredItem?) throws -> ItemChange?
+    ) async throws -> StoredItem? {
+        let current = try await connection.items(store.selectForUpdate(scope, kind, uid)).first
+        guard let change = try change(current) else { return current }
+        if let parent = change.requiredParent {
+            guard !(try await connection.rows(store.liveParent(scope, parent))).isEmpty else {
+                let key = kind.parent?.uidKey ?? "parent"
+                throw APIError.badRequest(
+                    "\(key): there is no live \(parent.kind.singular) with uid \(parent.uid) for this user")
+            }
+        }
+        try await connection.execute(store.upsert(scope, kind, change))
+        return change.item
     }
 }

@@ -2,6 +2,8 @@
 enum SQLValue: Sendable, Equatable {
     case text(String)
     case integer(Int64)
+    /// A floating-point value: relevance scores.
+    case real(Double)
     case null
 
     init(_ text: String?) { self = text.map(SQLValue.text) ?? .null }
@@ -15,6 +17,14 @@ enum SQLValue: Sendable, Equatable {
     var text: String? {
         if case .text(let value) = self { return value }
         return nil
+    }
+
+    var real: Double? {
+        switch self {
+        case .real(let value): value
+        case .integer(let value): Double(value)
+        default: nil
+        }
     }
 }
 

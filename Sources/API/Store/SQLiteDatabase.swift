@@ -71,6 +71,7 @@ private struct SQLiteStatementRunner: SQLConnection {
             switch $0 {
             case .text(let text): .text(text)
             case .integer(let number): .integer(Int(number))
+            case .real(let number): .float(number)
             case .null: .null
             }
         }
@@ -90,7 +91,7 @@ private struct SQLiteStatementRunner: SQLConnection {
             row.columns.map { column in
                 switch column.data {
                 case .integer(let number): .integer(Int64(number))
-                case .float(let number): .integer(Int64(number))
+                case .float(let number): .real(number)
                 case .text(let text): .text(text)
                 case .blob(let buffer): .text(String(buffer: buffer))
                 case .null: .null
@@ -101,8 +102,19 @@ private struct SQLiteStatementRunner: SQLConnection {
 }
 
 extension String {
+    /// `$1` → `?1`; a `$` not followed by a digit (a JSON path such as `'$.tags'`) stays.
     fileprivate func replacingDollarParameters() -> String {
         guard contains("$") else { return self }
-        return String(map { $0 == "$" ? "?" : $0 })
+        var result = ""
+        result.reserveCapacity(utf8.count)
+        var characters = self[...]
+        while let character = characters.popFirst() {
+            result.append(character == "$" && characters.first?.isASCIIDigit == true ? "?" : character)
+        }
+        return result
     }
+}
+
+extension Character {
+    fileprivate var isASCIIDigit: Bool { isASCII && isNumber }
 }

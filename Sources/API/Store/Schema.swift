@@ -1,9 +1,18 @@
 /// The versioned schema both databases share. Types are chosen so the same DDL is valid in
-/// PostgreSQL and SQLite (BIGINT has integer affinity in SQLite). Append new versions; never edit one.
+/// PostgreSQL and SQLite (BIGINT has integer affinity in SQLite); each database's full-text
+/// engine needs its own statements. Append new versions; never edit one.
 enum Schema {
     struct Migration: Sendable {
         let version: Int64
         let statements: [String]
+        var postgres: [String] = []
+        var sqlite: [String] = []
+        /// Set when the version adds search columns that rows written before it must fill.
+        var indexesExistingItems = false
+
+        func statements(for dialect: SQLDialect) -> [String] {
+            statements + (dialect == .postgres ? postgres : sqlite)
+        }
     }
 
     static let migrations: [Migration] = [
@@ -48,6 +57,52 @@ enum Schema {
                 PRIMARY KEY (tenant_id, owner_id)
             )
             """,
-        ])
+        ]),
+        // Full-text search. `search_title` and `search_body` (NULL for deleted items) hold the
+        // text as written, for snippets. PostgreSQL keeps a weighted tsvector beside them
+        // (title A, body B) behind a GIN index; the store lowercases the text it is built from,
+        // since the database's own lowercasing depends on its locale. SQLite keeps an FTS5 index
+        // over the two columns, fed by triggers so it changes in the same transaction as the row;
+        // it is keyed by `search_id`, which the store assigns, because VACUUM may renumber rowids.
+        Migration(
+            version: 2,
+            statements: [
+                "ALTER TABLE items ADD COLUMN search_title TEXT",
+                "ALTER TABLE items ADD COLUMN search_body TEXT",
+            ],
+            postgres: [
+                "ALTER TABLE items ADD COLUMN search_vector tsvector",
+                "CREATE INDEX items_search ON items USING GIN (search_vector)",
+            ],
+            sqlite: [
+                "ALTER TABLE items ADD COLUMN search_id INTEGER",
+                "CREATE UNIQUE INDEX items_by_search_id ON items (search_id)",
+                """
+                CREATE VIRTUAL TABLE items_search USING fts5(
+                    search_title, search_body, content='items', content_rowid='search_id',
+                    tokenize='unicode61 remove_diacritics 0', prefix='2 3')
+                """,
+                """
+                CREATE TRIGGER items_search_insert AFTER INSERT ON items WHEN new.search_title IS NOT NULL BEGIN
+                    INSERT INTO items_search (rowid, search_title, search_body)
+                    VALUES (new.search_id, new.search_title, new.search_body);
+                END
+                """,
+                """
+                CREATE TRIGGER items_search_delete AFTER DELETE ON items WHEN old.search_title IS NOT NULL BEGIN
+                    INSERT INTO items_search (items_search, rowid, search_title, search_body)
+                    VALUES ('delete', old.search_id, old.search_title, old.search_body);
+                END
+                """,
+                """
+                CREATE TRIGGER items_search_update AFTER UPDATE ON items BEGIN
+                    INSERT INTO items_search (items_search, rowid, search_title, search_body)
+                    SELECT 'delete', old.search_id, old.search_title, old.search_body WHERE old.search_title IS NOT NULL;
+                    INSERT INTO items_search (rowid, search_title, search_body)
+                    SELECT new.search_id, new.search_title, new.search_body WHERE new.search_title IS NOT NULL;
+                END
+                """,
+            ],
+            indexesExistingItems: true),
     ]
 }
