@@ -130,5 +130,8 @@ var corePlugins: [(directory: String, target: String, product: String)] {
         ("Chats", "ChatsPlugin", "chats"),
         ("ChatMessages", "ChatMessagesPlugin", "chat-messages"),
         ("Status", "StatusPlugin", "status"),
+        ("Search", "SearchPlugin", "search"),
+        ("Batch", "BatchPlugin", "batch"),
+        ("Insights", "InsightsPlugin", "insights"),
     ]
 }

@@ -65,7 +65,7 @@ public struct EntityToolset: Sendable {
         return Tool(
             name: "list_\(plural)", title: "List \(labels)",
             description: "Lists your \(labels), least recently updated first, a page at a time.",
-            inputSchema: Self.objectSchema(properties), outputSchema: Self.listSchema,
+            inputSchema: Tool.inputSchema(properties), outputSchema: Self.listSchema,
             annotations: ["readOnlyHint": true, "openWorldHint": false]
         ) { arguments, context throws(ToolError) in
             var query: [(String, String)] = []
@@ -75,7 +75,7 @@ public struct EntityToolset: Sendable {
             for filter in filters {
                 if let value = arguments[filter.name]?.stringValue { query.append((filter.key, value)) }
             }
-            return try context.request("GET", "/v1/\(plural)" + Self.queryString(query)).result()
+            return try context.request("GET", "/v1/\(plural)" + QueryString.encode(query)).result()
         }
     }
 
@@ -84,7 +84,7 @@ public struct EntityToolset: Sendable {
         return Tool(
             name: "get_\(singular)", title: "Get a \(label)",
             description: "Fetches one \(label) by uid.",
-            inputSchema: Self.objectSchema(
+            inputSchema: Tool.inputSchema(
                 [
                     "uid": Self.uidSchema(label),
                     "include_deleted": ["type": "boolean", "description": "Return it even if it was deleted."],
@@ -121,7 +121,7 @@ public struct EntityToolset: Sendable {
         return Tool(
             name: "create_\(singular)", title: "Create a \(label)",
             description: "Creates a \(label) and returns it with its uid and version.",
-            inputSchema: Self.objectSchema(fieldProperties, required: requiredOnCreate), outputSchema: Self.itemSchema,
+            inputSchema: Tool.inputSchema(fieldProperties, required: requiredOnCreate), outputSchema: Self.itemSchema,
             annotations: ["readOnlyHint": false, "destructiveHint": false, "idempotentHint": false, "openWorldHint": false]
         ) { arguments, context throws(ToolError) in
             try context.request("POST", "/v1/\(toolset.plural)", body: toolset.payload(arguments)).result()
@@ -136,7 +136,7 @@ public struct EntityToolset: Sendable {
         return Tool(
             name: "update_\(singular)", title: "Replace a \(label)",
             description: "Replaces all fields of a \(label): fields left out are removed. Use patch_\(singular) to change only some.",
-            inputSchema: Self.objectSchema(properties, required: ["uid"]), outputSchema: Self.itemSchema,
+            inputSchema: Tool.inputSchema(properties, required: ["uid"]), outputSchema: Self.itemSchema,
             annotations: ["readOnlyHint": false, "destructiveHint": true, "idempotentHint": true, "openWorldHint": false]
         ) { arguments, context throws(ToolError) in
             let uid = try Self.uid(arguments)
@@ -151,7 +151,7 @@ public struct EntityToolset: Sendable {
         return Tool(
             name: "patch_\(singular)", title: "Change fields of a \(label)",
             description: "Changes only the given fields of a \(label); a field set to null is removed.",
-            inputSchema: Self.objectSchema(
+            inputSchema: Tool.inputSchema(
                 [
                     "uid": Self.uidSchema(label),
                     "updates": ["type": "object", "description": "Field names (as stored) and their new values."],
@@ -172,7 +172,7 @@ public struct EntityToolset: Sendable {
         return Tool(
             name: "delete_\(singular)", title: "Delete a \(label)",
             description: "Deletes a \(label). It stays visible to sync as a tombstone.",
-            inputSchema: Self.objectSchema(["uid": Self.uidSchema(label)], required: ["uid"]),
+            inputSchema: Tool.inputSchema(["uid": Self.uidSchema(label)], required: ["uid"]),
             outputSchema: Self.itemSchema,
             annotations: ["readOnlyHint": false, "destructiveHint": true, "idempotentHint": false, "openWorldHint": false]
         ) { arguments, context throws(ToolError) in
@@ -185,7 +185,7 @@ public struct EntityToolset: Sendable {
         return Tool(
             name: "archive_\(singular)", title: "Archive a \(label)",
             description: "Sets the \(label)'s status to archived.",
-            inputSchema: Self.objectSchema(["uid": Self.uidSchema(label)], required: ["uid"]),
+            inputSchema: Tool.inputSchema(["uid": Self.uidSchema(label)], required: ["uid"]),
             outputSchema: Self.itemSchema,
             annotations: ["readOnlyHint": false, "destructiveHint": false, "idempotentHint": true, "openWorldHint": false]
         ) { arguments, context throws(ToolError) in
@@ -198,7 +198,7 @@ public struct EntityToolset: Sendable {
         return Tool(
             name: "process_\(singular)", title: "Act on a \(label)",
             description: "Applies an action to a \(label): \(actions.joined(separator: ", ")).",
-            inputSchema: Self.objectSchema(
+            inputSchema: Tool.inputSchema(
                 [
                     "uid": Self.uidSchema(label),
                     "action": ["type": "string", "enum": .array(actions.map(JSONValue.string))],
@@ -215,12 +215,6 @@ public struct EntityToolset: Sendable {
     }
 
     // MARK: Schemas and arguments
-
-    static func objectSchema(_ properties: JSONObject, required: [String] = []) -> JSONValue {
-        var schema: JSONObject = ["type": "object", "properties": .object(properties), "additionalProperties": false]
-        if !required.isEmpty { schema["required"] = .array(required.map(JSONValue.string)) }
-        return .object(schema)
-    }
 
     static func uidSchema(_ label: String) -> JSONValue {
         ["type": "string", "format": "uuid", "description": "The \(label)'s uid."]
@@ -272,26 +266,5 @@ public struct EntityToolset: Sendable {
 
     static func ifMatch(_ arguments: JSONObject) -> String? {
         arguments["if_match"]?.int64Value.map(String.init)
-    }
-
-    static func queryString(_ items: [(String, String)]) -> String {
-        guard !items.isEmpty else { return "" }
-        return "?" + items.map { "\($0.0)=\(percentEncoded($0.1))" }.joined(separator: "&")
-    }
-
-    static func percentEncoded(_ text: String) -> String {
-        var encoded = ""
-        for byte in text.utf8 {
-            switch byte {
-            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
-                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."),
-                UInt8(ascii: "~"):
-                encoded.unicodeScalars.append(UnicodeScalar(byte))
-            default:
-                let hex = String(byte, radix: 16, uppercase: true)
-                encoded += "%" + (byte < 16 ? "0" + hex : hex)
-            }
-        }
-        return encoded
     }
 }

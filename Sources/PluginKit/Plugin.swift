@@ -45,6 +45,13 @@ public struct Tool: Sendable {
         self.handler = handler
     }
 
+    /// The input schema of an object of `properties`, refusing any other argument.
+    public static func inputSchema(_ properties: JSONObject, required: [String] = []) -> JSONValue {
+        var schema: JSONObject = ["type": "object", "properties": .object(properties), "additionalProperties": false]
+        if !required.isEmpty { schema["required"] = .array(required.map(JSONValue.string)) }
+        return .object(schema)
+    }
+
     public var definition: JSONValue {
         var object: JSONObject = [
             "name": .string(name), "title": .string(title), "description": .string(description),

@@ -17,7 +17,8 @@ from mcp.shared.exceptions import MCPError
 from conftest import SECRET, token, toolbridge_binary
 
 TRANSPORTS = ["sse", "streamable-http"]
-ALL_TOOLS = 41  # the 40 entity tools and status's whoami
+CROSS_KIND_TOOLS = {"whoami", "search", "batch", "insights", "list_tags"}
+ALL_TOOLS = 40 + len(CROSS_KIND_TOOLS)  # the 40 entity tools, status, search, batch and insights
 MISSING = "00000000-0000-4000-8000-000000000000"
 
 
@@ -51,8 +52,11 @@ def test_lists_all_40_tools_with_schemas_and_annotations(server, transport):
         async with connect(server, transport, token(user())) as session:
             tools = {tool.name: tool for tool in (await session.list_tools()).tools}
             assert len(tools) == ALL_TOOLS
-            whoami = tools.pop("whoami")
-            assert whoami.annotations.read_only_hint is True
+            cross_kind = {name: tools.pop(name) for name in CROSS_KIND_TOOLS}
+            for name in ("whoami", "search", "insights", "list_tags"):
+                assert cross_kind[name].annotations.read_only_hint is True, name
+            assert cross_kind["batch"].annotations.destructive_hint is True
+            assert cross_kind["search"].input_schema["required"] == ["query"]
             assert len(tools) == 40
             for name, tool in tools.items():
                 assert tool.input_schema["type"] == "object", name
@@ -305,3 +309,41 @@ def test_idle_streamable_sessions_are_closed():
             assert http.post(short.mcp_url + "/mcp", json=listing, headers=in_session).status_code == 404
     finally:
         short.stop()
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_search_batch_and_insights(server, transport):
+    async def scenario():
+        async with connect(server, transport, token(user())) as session:
+            batch = await session.call_tool("batch", {"operations": [
+                {"op": "create", "kind": "notes", "ref": "n", "fields": {"title": "Überraschung party", "tags": ["home"]}},
+                {"op": "create", "kind": "tasks", "fields": {"title": "Order cake", "description": "for the party"}},
+                {"op": "patch", "kind": "notes", "uid": {"$ref": "n"}, "fields": {"content": "Saturday at eight"}},
+            ]})
+            assert not batch.is_error, batch.content
+            note = batch.structured_content["results"][0]["item"]
+            assert batch.structured_content["results"][2]["item"]["version"] == 2
+
+            found = await session.call_tool("search", {"query": "party"})
+            assert not found.is_error, found.content
+            hits = found.structured_content["items"]
+            assert [hit["kind"] for hit in hits] == ["notes", "tasks"], "the title match first"
+            assert hits[0]["item"]["uid"] == note["uid"]
+            assert "**party**" in hits[0]["snippet"]
+            assert (await session.call_tool("search", {"query": "überraschung", "kinds": ["tasks"]})).structured_content["items"] == []
+
+            hostile = await session.call_tool("search", {"query": "\"party AND (cake"})
+            assert hostile.is_error and "400" in hostile.content[0].text
+
+            rolled_back = await session.call_tool("batch", {"operations": [
+                {"op": "create", "kind": "notes", "fields": {"title": "ghost"}},
+                {"op": "update", "kind": "notes", "uid": note["uid"], "fields": {"title": "x"}, "ifMatch": 1},
+            ]})
+            assert rolled_back.is_error and "412" in rolled_back.content[0].text
+            assert (await session.call_tool("search", {"query": "ghost"})).structured_content["items"] == []
+
+            insights = await session.call_tool("insights", {})
+            assert insights.structured_content["total"] == 2
+            tags = await session.call_tool("list_tags", {})
+            assert tags.structured_content["tags"] == [{"tag": "home", "count": 1}]
+    run(scenario())

@@ -46,13 +46,16 @@ struct CoreToolTests {
 
     /// The entity plugins' tools: the 40 of the SPEC.
     static var entityTools: [ToolDefinition] {
-        builtPlugins.plugins.filter { $0.name != "status" }.flatMap(\.tools)
+        let entityPlugins: Set = ["notes", "tasks", "comments", "chats", "chat_messages"]
+        return builtPlugins.plugins.filter { entityPlugins.contains($0.name) }.flatMap(\.tools)
     }
 
-    @Test("the built plugins load: the five entity plugins with the SPEC's 40 tools, and status")
+    @Test("the built plugins load: the five entity plugins with the SPEC's 40 tools, status, search, batch, insights")
     func builtPluginsLoad() {
         #expect(builtPlugins.refusals.isEmpty, "\(builtPlugins.refusals)")
-        #expect(Set(builtPlugins.plugins.map(\.name)) == ["notes", "tasks", "comments", "chats", "chat_messages", "status"])
+        #expect(
+            Set(builtPlugins.plugins.map(\.name))
+                == ["notes", "tasks", "comments", "chats", "chat_messages", "status", "search", "batch", "insights"])
         #expect(builtPlugins.plugins.first { $0.name == "status" }?.tools.map(\.name) == ["whoami"])
         let names = Set(Self.entityTools.map(\.name))
         var expected: Set<String> = []

@@ -5,7 +5,7 @@ import Testing
 
 @Suite("Argument checking")
 struct ArgumentCheckTests {
-    let schema = EntityToolset.objectSchema(
+    let schema = Tool.inputSchema(
         [
             "uid": ["type": "string"], "limit": ["type": "integer", "minimum": 1, "maximum": 1000],
             "flag": ["type": "boolean"],
@@ -79,7 +79,7 @@ struct EntityToolsetTests {
 
     @Test("query values are percent-encoded and uids must be UUIDs")
     func encoding() {
-        #expect(EntityToolset.queryString([("status", "in progress&x=1"), ("limit", "5")]) == "?status=in%20progress%26x%3D1&limit=5")
+        #expect(QueryString.encode([("status", "in progress&x=1"), ("limit", "5")]) == "?status=in%20progress%26x%3D1&limit=5")
         #expect(EntityToolset.isUUID("3B241101-e2bb-4255-8caf-4136c566a962"))
         #expect(!EntityToolset.isUUID("3b241101-e2bb-4255-8caf-4136c566a96"))
         #expect(!EntityToolset.isUUID("../../../../v1/sync/wipe/aaaaaaaaaaaa"))
