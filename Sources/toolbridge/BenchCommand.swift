@@ -98,6 +98,8 @@ struct BenchCommand: AsyncParsableCommand {
             ("rest create_note", { _, index in await rest.send(.POST, "/v1/notes", body: #"{"title":"bench \#(index)","content":"measured"}"#) }),
             ("mcp patch_note", viaMCP("patch_note") { ["uid": .string(pick($0)), "updates": ["touched": .integer(Int64($0))]] }),
             ("rest patch_note", { _, index in await rest.send(.PATCH, "/v1/notes/\(pick(index))", body: #"{"touched":\#(index)}"#) }),
+            ("mcp search", viaMCP("search") { ["query": .string(RESTCaller.seedWords[$0 % 10]), "limit": 20] }),
+            ("rest search", { _, index in await rest.send(.GET, "/v1/search?q=\(RESTCaller.seedWords[index % 10])&limit=20") }),
             ("mcp whoami (host only)", viaMCP("whoami") { _ in [:] }),
             ("healthz (HTTP floor)", { _, _ in await rest.send(.GET, "/healthz", session: false) }),
         ]
@@ -150,7 +152,7 @@ struct BenchCommand: AsyncParsableCommand {
             else { return nil }
             return Double(host.percentile(50)) / Double(max(1, rest.percentile(50)))
         }
-        let ratios = ["get_note", "list_notes", "create_note", "patch_note"].compactMap { name in ratio(name).map { (name, $0) } }
+        let ratios = ["get_note", "list_notes", "create_note", "patch_note", "search"].compactMap { name in ratio(name).map { (name, $0) } }
         if json {
             var object: JSONObject = [
                 "store": .string(store), "sessions": .integer(Int64(sessions)), "callsPerOperation": .integer(Int64(calls)),
@@ -336,9 +338,13 @@ struct RESTCaller: Sendable {
     }
 
     /// Pushes `notes` notes in batches of 1,000 through the sync API; returns their uids.
+    /// Each seeded note's title has one of these words and its content two, so a search for one
+    /// matches about a tenth of the titles and a fifth of the contents.
+    static let seedWords = ["alpha", "budget", "meeting", "groceries", "release", "travel", "invoice", "garden", "design", "review"]
+
     func seed(notes: Int) async throws -> [String] {
         var uids: [String] = []
-        let words = ["alpha", "budget", "meeting", "groceries", "release", "travel", "invoice", "garden", "design", "review"]
+        let words = Self.seedWords
         while uids.count < notes {
             var items: [JSONValue] = []
             for _ in 0..<min(1000, notes - uids.count) {
