@@ -106,6 +106,15 @@ public enum PluginLoader {
         func refuse(_ reason: String) -> Result<LoadedPlugin, PluginRefusal> {
             .failure(PluginRefusal(path: path, reason: reason))
         }
+        // dlopen answers a path it opened before with that library, even when the file has been
+        // replaced since, so a second open would silently use the old code.
+        if dlopen(path, RTLD_NOW | RTLD_LOCAL | RTLD_NOLOAD) != nil {
+            return refuse("a library is already open from this path (or this file under another name), and a changed file cannot be reopened under the same name: give it a new file name, or restart the host")
+        }
+        // dlopen maps a truncated library and then dies of SIGBUS touching the missing pages.
+        if let extent = ELFExtent(path), extent.needed > extent.size {
+            return refuse("it is shorter (\(extent.size) bytes) than its ELF headers say (\(extent.needed) bytes): is it still being copied?")
+        }
         // Never dlclose: a library's initialisers have run, and unloading Swift or C++ code is unsafe.
         guard let handle = dlopen(path, RTLD_NOW | RTLD_LOCAL) else {
             return refuse("it cannot be opened: \(dlerror().map { String(cString: $0) } ?? "unknown error")")
