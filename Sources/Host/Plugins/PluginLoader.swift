@@ -61,12 +61,17 @@ public enum PluginLoader {
         return names.sorted().map { base + "/" + $0 }
     }
 
-    /// Opens, checks and initialises every path. Plugin and tool names must be unique; a later
-    /// file that repeats one is refused.
-    public static func load(paths: [String], logger: Logger) -> PluginLoadReport {
+    /// Opens, checks and initialises every path. Plugin and tool names must be unique, among these
+    /// files and against the plugins `alongside` (those a running host already has); a file that
+    /// repeats one is refused.
+    public static func load(paths: [String], alongside loaded: [LoadedPlugin] = [], logger: Logger) -> PluginLoadReport {
         var report = PluginLoadReport()
         var pluginPaths: [String: String] = [:]
         var toolOwners: [String: String] = [:]
+        for plugin in loaded {
+            pluginPaths[plugin.name] = plugin.path
+            for tool in plugin.tools { toolOwners[tool.name] = plugin.name }
+        }
         for path in paths {
             let plugin: LoadedPlugin
             switch inspect(path) {
