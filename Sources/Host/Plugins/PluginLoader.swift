@@ -47,7 +47,8 @@ public enum PluginLoader {
         return report
     }
 
-    private static func sharedLibraries(in directory: String) -> [String]? {
+    /// The `.so` files directly in `directory`, in name order; nil when it cannot be read.
+    static func sharedLibraries(in directory: String) -> [String]? {
         guard let handle = opendir(directory) else { return nil }
         defer { closedir(handle) }
         var names: [String] = []
