@@ -31,12 +31,15 @@ struct HostOptions: ParsableArguments {
 }
 
 /// The Host's parts, wired: plugins, runner, proxy, tenant sets, sessions, HTTP application.
+/// The core plugins built beside the executable load once, at start (they are part of the
+/// build); the operator's plugin directories are watched, so new files there load while it runs.
 struct HostAssembly {
     let proxy: RESTProxy
     let runner: ToolRunner
     let catalog: ToolCatalog
     let sessions: MCPSessionRegistry
     let watcher: TenantConfigurationWatcher
+    let pluginWatcher: PluginDirectoryWatcher
     let authenticator: Authenticator
 
     init(
@@ -49,18 +52,23 @@ struct HostAssembly {
         authenticator = Authenticator(
             configuration: auth, verifier: try await TokenVerifier(configuration: auth, logger: logger))
         proxy = RESTProxy(configuration: ProxyConfiguration(apiURL: apiURL, tenantSecret: auth.tenantSecret), logger: logger)
-        let report = plugins.load(logger: logger)
-        runner = ToolRunner(plugins: report.plugins, proxy: proxy, logger: logger)
+        let core = PluginLoader.load(directories: [], logger: logger)
+        runner = ToolRunner(plugins: core.plugins, proxy: proxy, logger: logger)
         catalog = ToolCatalog(runner: runner, tenants: tenants)
         let sessions = MCPSessionRegistry(idleTimeout: idleSessionTimeout, logger: logger)
         self.sessions = sessions
         watcher = TenantConfigurationWatcher(configuration: tenants) { old, new in
             await sessions.configurationChanged(from: old, to: new)
         }
-        if report.plugins.isEmpty {
-            logger.warning("no plugin loaded, so no tools are offered: run `swift build` (it builds the core plugins), or pass --plugin-dir")
+        pluginWatcher = PluginDirectoryWatcher(directories: plugins.allDirectories, runner: runner, logger: logger) { added in
+            await sessions.pluginsAdded(added, tenants: tenants.current)
         }
-        logger.info("host ready", metadata: ["plugins": "\(report.plugins.count)", "tools": "\(report.toolCount)"])
+        pluginWatcher.scan()
+        let loaded = runner.plugins
+        if loaded.isEmpty {
+            logger.warning("no plugin loaded, so no tools are offered yet: run `swift build` (it builds the core plugins), or add plugins to a --plugin-dir")
+        }
+        logger.info("host ready", metadata: ["plugins": "\(loaded.count)", "tools": "\(loaded.reduce(0) { $0 + $1.tools.count })"])
     }
 
     func application(_ configuration: HostConfiguration, logger: Logger, announce: @escaping @Sendable (Int) -> Void)
@@ -71,7 +79,9 @@ struct HostAssembly {
             logger: logger, onServerRunning: { channel in announce(channel.localAddress?.port ?? configuration.port) })
     }
 
-    var services: [any Service] { [proxy, runner, sessions, watcher] }
+    /// In start order; a service group stops them in reverse, so the plugin watcher stops loading
+    /// before the runner shuts down.
+    var services: [any Service] { [proxy, runner, sessions, watcher, pluginWatcher] }
 }
 
 /// Writes a line to stdout at once: scripts and tests wait for these lines.
@@ -189,7 +199,7 @@ struct MCPCommand: AsyncParsableCommand {
         }
         let identity = CallIdentity(user: caller.user, tenant: caller.tenant, bearerToken: token, correlationID: "stdio")
         try await withRunningServices(parts.services) {
-            try await HostServer.serveStdio(catalog: parts.catalog, identity: identity, logger: logger)
+            try await HostServer.serveStdio(catalog: parts.catalog, identity: identity, sessions: parts.sessions, logger: logger)
         }
     }
 }

@@ -29,11 +29,18 @@ public enum HostServer {
 }
 
 extension HostServer {
-    /// Serves one stdio session (one client, one identity) until stdin closes.
-    public static func serveStdio(catalog: ToolCatalog, identity: CallIdentity, logger: Logger) async throws {
-        let (server, _) = try await MCPServerFactory(catalog: catalog, logger: logger)
-            .start(identity: SessionIdentity(identity), transport: StdioTransport(logger: logger))
+    /// Serves one stdio session (one client, one identity) until stdin closes. The session is in
+    /// `sessions` meanwhile, so it is told when its tool list changes.
+    public static func serveStdio(
+        catalog: ToolCatalog, identity: CallIdentity, sessions: MCPSessionRegistry, logger: Logger
+    ) async throws {
+        let sessionIdentity = SessionIdentity(identity)
+        let (server, toolCalls) = try await MCPServerFactory(catalog: catalog, logger: logger)
+            .start(identity: sessionIdentity, transport: StdioTransport(logger: logger))
+        let id = "stdio"
+        sessions.add(MCPSession(id: id, identity: sessionIdentity, server: server, streamable: nil, sse: nil, toolCalls: toolCalls))
         await server.waitUntilCompleted()
+        await sessions.remove(id)
     }
 }
 

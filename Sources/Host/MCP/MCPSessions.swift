@@ -74,7 +74,17 @@ public final class MCPSessionRegistry: Service, Sendable {
 
     /// Tells each session whose tenant's plugin set differs between `old` and `new`.
     public func configurationChanged(from old: TenantPlugins, to new: TenantPlugins) async {
-        let affected = sessions.withLock { $0.values.filter { old.plugins(for: $0.identity.current.tenant) != new.plugins(for: $0.identity.current.tenant) } }
+        await notifyToolListChanged { old.plugins(for: $0) != new.plugins(for: $0) }
+    }
+
+    /// Tells each session whose tenant may use a tool of a plugin just loaded.
+    public func pluginsAdded(_ plugins: [LoadedPlugin], tenants: TenantPlugins) async {
+        let offering = plugins.filter { !$0.tools.isEmpty }.map(\.name)
+        await notifyToolListChanged { tenant in offering.contains { tenants.allows(plugin: $0, tenant: tenant) } }
+    }
+
+    private func notifyToolListChanged(where changed: (String) -> Bool) async {
+        let affected = sessions.withLock { $0.values.filter { changed($0.identity.current.tenant) } }
         for session in affected {
             do {
                 try await session.server.notify(ToolListChangedNotification.message())

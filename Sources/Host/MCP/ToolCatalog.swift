@@ -1,28 +1,40 @@
 import API
 import MCP
+import Synchronization
 
 /// The tools a session may see and call: the loaded plugins' tools, filtered by the session
-/// tenant's enabled plugins, converted once into the MCP SDK's types.
-public struct ToolCatalog: Sendable {
+/// tenant's enabled plugins, converted into the MCP SDK's types once per plugin.
+public final class ToolCatalog: Sendable {
     public let runner: ToolRunner
     public let tenants: TenantConfiguration
-    private let tools: [(plugin: String, tool: MCP.Tool)]
+    /// The converted tools of the runner's first plugins, one entry each. The runner only appends
+    /// plugins, so when it has more, only the new ones are converted; other requests reuse the list.
+    private let converted = Mutex<[(plugin: String, tools: [MCP.Tool])]>([])
 
     public init(runner: ToolRunner, tenants: TenantConfiguration) {
         self.runner = runner
         self.tenants = tenants
-        tools = runner.plugins.flatMap { plugin in plugin.tools.map { (plugin.name, Self.mcpTool($0)) } }
     }
 
     /// The tools of `tenant`'s enabled plugins, in plugin load order.
     public func tools(for tenant: String) -> [MCP.Tool] {
         let configuration = tenants.current
-        return tools.filter { configuration.allows(plugin: $0.plugin, tenant: tenant) }.map(\.tool)
+        return currentTools().filter { configuration.allows(plugin: $0.plugin, tenant: tenant) }.flatMap(\.tools)
     }
 
     public func allows(tool name: String, tenant: String) -> Bool {
         guard let plugin = runner.plugin(ofTool: name) else { return false }
         return tenants.current.allows(plugin: plugin.name, tenant: tenant)
+    }
+
+    private func currentTools() -> [(plugin: String, tools: [MCP.Tool])] {
+        let plugins = runner.plugins
+        return converted.withLock { converted in
+            if converted.count < plugins.count {
+                converted += plugins[converted.count...].map { ($0.name, $0.tools.map(Self.mcpTool)) }
+            }
+            return converted
+        }
     }
 
     private static func mcpTool(_ definition: ToolDefinition) -> MCP.Tool {

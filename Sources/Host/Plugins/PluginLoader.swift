@@ -47,7 +47,8 @@ public enum PluginLoader {
         return report
     }
 
-    private static func sharedLibraries(in directory: String) -> [String]? {
+    /// The `.so` files directly in `directory`, in name order; nil when it cannot be read.
+    static func sharedLibraries(in directory: String) -> [String]? {
         guard let handle = opendir(directory) else { return nil }
         defer { closedir(handle) }
         var names: [String] = []
@@ -61,12 +62,17 @@ public enum PluginLoader {
         return names.sorted().map { base + "/" + $0 }
     }
 
-    /// Opens, checks and initialises every path. Plugin and tool names must be unique; a later
-    /// file that repeats one is refused.
-    public static func load(paths: [String], logger: Logger) -> PluginLoadReport {
+    /// Opens, checks and initialises every path. Plugin and tool names must be unique, among these
+    /// files and against the plugins `alongside` (those a running host already has); a file that
+    /// repeats one is refused.
+    public static func load(paths: [String], alongside loaded: [LoadedPlugin] = [], logger: Logger) -> PluginLoadReport {
         var report = PluginLoadReport()
         var pluginPaths: [String: String] = [:]
         var toolOwners: [String: String] = [:]
+        for plugin in loaded {
+            pluginPaths[plugin.name] = plugin.path
+            for tool in plugin.tools { toolOwners[tool.name] = plugin.name }
+        }
         for path in paths {
             let plugin: LoadedPlugin
             switch inspect(path) {
@@ -105,6 +111,15 @@ public enum PluginLoader {
     public static func inspect(_ path: String) -> Result<LoadedPlugin, PluginRefusal> {
         func refuse(_ reason: String) -> Result<LoadedPlugin, PluginRefusal> {
             .failure(PluginRefusal(path: path, reason: reason))
+        }
+        // dlopen answers a path it opened before with that library, even when the file has been
+        // replaced since, so a second open would silently use the old code.
+        if dlopen(path, RTLD_NOW | RTLD_LOCAL | RTLD_NOLOAD) != nil {
+            return refuse("a library is already open from this path (or this file under another name), and a changed file cannot be reopened under the same name: give it a new file name, or restart the host")
+        }
+        // dlopen maps a truncated library and then dies of SIGBUS touching the missing pages.
+        if let extent = ELFExtent(path), extent.needed > extent.size {
+            return refuse("it is shorter (\(extent.size) bytes) than its ELF headers say (\(extent.needed) bytes): is it still being copied?")
         }
         // Never dlclose: a library's initialisers have run, and unloading Swift or C++ code is unsafe.
         guard let handle = dlopen(path, RTLD_NOW | RTLD_LOCAL) else {

@@ -3,6 +3,7 @@ import Logging
 import NIOPosix
 import PluginABI
 import ServiceLifecycle
+import Synchronization
 
 /// What a tool call produced: the ABI status and the JSON the plugin returned (the result on
 /// success, `{"error", "status"?}` otherwise).
@@ -23,10 +24,29 @@ public struct ToolOutcome: Sendable {
 /// ABI is synchronous), so they run on a dedicated thread pool, never on Swift's cooperative
 /// threads. A `Service`: at shutdown it stops the pool and, when it owns the plugins,
 /// deinitialises them (no call can be in flight then).
+///
+/// The plugin set only grows while the host runs (`load(paths:)`; a library is never unloaded).
+/// The set is a value behind a lock: a call takes its tool's plugin out under the lock and runs
+/// with no lock held.
 public final class ToolRunner: Service, Sendable {
-    public let plugins: [LoadedPlugin]
+    private struct PluginSet: Sendable {
+        var plugins: [LoadedPlugin] = []
+        /// The plugin of each tool name.
+        var tools: [String: LoadedPlugin] = [:]
+
+        mutating func add(_ added: [LoadedPlugin]) {
+            plugins += added
+            for plugin in added {
+                for tool in plugin.tools { tools[tool.name] = plugin }
+            }
+        }
+    }
+
+    private let loaded: Mutex<PluginSet>
+    /// Held while plugins are checked and added, so two loads cannot both accept the same name.
+    /// Separate from `loaded` so tool lookups never wait for a `dlopen` or a plugin's `init`.
+    private let additions = Mutex(())
     private let ownsPlugins: Bool
-    private let tools: [String: (plugin: LoadedPlugin, tool: ToolDefinition)]
     private let proxy: RESTProxy
     private let threads: NIOThreadPool
     private let logger: Logger
@@ -34,13 +54,10 @@ public final class ToolRunner: Service, Sendable {
     /// `ownsPlugins: false` leaves the plugins initialised at shutdown, for plugins shared by
     /// several runners in one process (tests).
     public init(plugins: [LoadedPlugin], proxy: RESTProxy, threads: Int = 64, ownsPlugins: Bool = true, logger: Logger) {
-        self.plugins = plugins
+        var set = PluginSet()
+        set.add(plugins)
+        loaded = Mutex(set)
         self.ownsPlugins = ownsPlugins
-        var tools: [String: (LoadedPlugin, ToolDefinition)] = [:]
-        for plugin in plugins {
-            for tool in plugin.tools { tools[tool.name] = (plugin, tool) }
-        }
-        self.tools = tools
         self.proxy = proxy
         self.logger = logger
         self.threads = NIOThreadPool(numberOfThreads: threads)
@@ -56,14 +73,27 @@ public final class ToolRunner: Service, Sendable {
         }
     }
 
-    public func plugin(ofTool name: String) -> LoadedPlugin? { tools[name]?.plugin }
+    /// The loaded plugins in load order. Only ever appended to.
+    public var plugins: [LoadedPlugin] { loaded.withLock { $0.plugins } }
+
+    public func plugin(ofTool name: String) -> LoadedPlugin? { loaded.withLock { $0.tools[name] } }
+
+    /// Loads plugin files into the running runner with the loader's rules, checking names and tool
+    /// names against the plugins already here, and adds the ones that pass.
+    public func load(paths: [String]) -> PluginLoadReport {
+        additions.withLock { _ in
+            let report = PluginLoader.load(paths: paths, alongside: plugins, logger: logger)
+            loaded.withLock { $0.add(report.plugins) }
+            return report
+        }
+    }
 
     /// Runs a tool as `identity`. Never throws: unknown tools, bad arguments, API errors and an
     /// unreachable API all come back as an outcome with an error sentence.
     public func call(
         _ name: String, arguments: JSONValue, identity: CallIdentity, timeout: Duration? = .seconds(60)
     ) async -> ToolOutcome {
-        guard let (plugin, _) = tools[name] else {
+        guard let plugin = plugin(ofTool: name) else {
             return .failure(TB_UNKNOWN_TOOL, "unknown tool '\(name)'")
         }
         let input: [UInt8] = {
