@@ -24,7 +24,7 @@ private let export = PluginExport(
                                 "type": "object",
                                 "properties": [
                                     "op": ["type": "string", "enum": ["create", "update", "patch", "delete", "archive", "process"]],
-                                    "kind": ["type": "string", "enum": ["notes", "tasks", "comments", "chats", "chat_messages"]],
+                                    "kind": ["type": "string", "enum": .array(apiKindNames)],
                                     "ref": ["type": "string", "description": "A name for a created item, for later operations."],
                                     "uid": [
                                         "description": "The item's uid, or {\"$ref\": \"name\"} of an earlier create.",

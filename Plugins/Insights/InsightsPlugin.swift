@@ -1,16 +1,7 @@
 import PluginKit
 
-private let kindNames: [JSONValue] = ["notes", "tasks", "comments", "chats", "chat_messages"]
-
-private let kindsArgument: JSONValue = [
-    "type": "array", "items": ["type": "string", "enum": .array(kindNames)], "description": "Only these kinds (default: all).",
-]
-
 private func insights(_ arguments: JSONObject, _ context: CallContext) throws(ToolError) -> JSONValue {
-    var query: [(String, String)] = []
-    if let kinds = arguments["kinds"]?.arrayValue, !kinds.isEmpty {
-        query.append(("kinds", kinds.compactMap(\.stringValue).joined(separator: ",")))
-    }
+    var query = KindsArgument.query(arguments)
     if let days = arguments["days"]?.int64Value { query.append(("days", String(days))) }
     return try context.request("GET", "/v1/insights" + QueryString.encode(query)).result()
 }
@@ -35,7 +26,7 @@ private let export = PluginExport(
                     used tags, and items updated per UTC day over the last `days` days.
                     """,
                 inputSchema: Tool.inputSchema([
-                    "kinds": kindsArgument,
+                    "kinds": KindsArgument.schema,
                     "days": ["type": "integer", "minimum": 1, "maximum": 366, "description": "Days of activity to count (default 30)."],
                 ]),
                 outputSchema: [
@@ -51,7 +42,7 @@ private let export = PluginExport(
             Tool(
                 name: "list_tags", title: "List tags",
                 description: "The tags the user puts on items, most used first, with how many live items carry each.",
-                inputSchema: Tool.inputSchema(["kinds": kindsArgument]),
+                inputSchema: Tool.inputSchema(["kinds": KindsArgument.schema]),
                 outputSchema: ["type": "object", "properties": ["tags": countsSchema], "required": ["tags"]],
                 annotations: ["readOnlyHint": true, "openWorldHint": false]
             ) { arguments, context throws(ToolError) in

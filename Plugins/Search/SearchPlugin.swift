@@ -1,7 +1,5 @@
 import PluginKit
 
-private let kindNames: [JSONValue] = ["notes", "tasks", "comments", "chats", "chat_messages"]
-
 /// `search`: full-text search over every kind at once, through the API's `/v1/search`, which
 /// uses the database's own index. One tool with a kinds filter rather than one per kind keeps
 /// the tool list short for the model.
@@ -20,10 +18,7 @@ private let export = PluginExport(
                 inputSchema: Tool.inputSchema(
                     [
                         "query": ["type": "string", "description": "The words to look for (at most 1000 characters)."],
-                        "kinds": [
-                            "type": "array", "items": ["type": "string", "enum": .array(kindNames)],
-                            "description": "Only these kinds (default: all).",
-                        ],
+                        "kinds": KindsArgument.schema,
                         "limit": ["type": "integer", "minimum": 1, "maximum": 100, "description": "Results per page (default 20)."],
                         "cursor": ["type": "string", "description": "nextCursor from the previous page."],
                     ], required: ["query"]),
@@ -47,10 +42,7 @@ private let export = PluginExport(
                 ],
                 annotations: ["readOnlyHint": true, "openWorldHint": false]
             ) { arguments, context throws(ToolError) in
-                var query: [(String, String)] = [("q", arguments["query"]?.stringValue ?? "")]
-                if let kinds = arguments["kinds"]?.arrayValue, !kinds.isEmpty {
-                    query.append(("kinds", kinds.compactMap(\.stringValue).joined(separator: ",")))
-                }
+                var query = [("q", arguments["query"]?.stringValue ?? "")] + KindsArgument.query(arguments)
                 if let limit = arguments["limit"]?.int64Value { query.append(("limit", String(limit))) }
                 if let cursor = arguments["cursor"]?.stringValue { query.append(("cursor", cursor)) }
                 return try context.request("GET", "/v1/search" + QueryString.encode(query)).result()

@@ -140,3 +140,51 @@ struct BatchTests {
         }
     }
 }
+
+extension BatchTests {
+    /// Two batches run at once on their own connections, each locking one note, doing 300
+    /// creates, then wanting the other's note: PostgreSQL sees a deadlock and aborts one.
+    @Test("batches locking the same items in opposite orders: a deadlock is a 409 to retry, never a 500", arguments: StoreKind.allCases)
+    func opposingBatches(store: StoreKind) async throws {
+        try await TestAPI.run(store) { api in
+            let alice = try await api.user()
+            let scope = Scope(tenant: api.tenant, owner: "alice")
+            let service = ItemService(store: api.store)
+            let first = try await api.create("notes", as: alice, #"{"title":"first"}"#).uid
+            let second = try await api.create("notes", as: alice, #"{"title":"second"}"#).uid
+            func operations(_ from: String, _ to: String) throws -> [ItemOperation] {
+                let patch = { (uid: String) in
+                    try service.updateOperation(.notes, uid: uid, fields: ["n": 1], merge: true, ifMatch: nil)
+                }
+                let fillers = try (0..<300).map { try service.createOperation(.tasks, fields: ["title": .string("filler \($0)")]) }
+                return [try patch(from)] + fillers + [try patch(to)]
+            }
+            var conflicts = 0
+            for _ in 0..<3 {
+                let (forward, backward) = (try operations(first, second), try operations(second, first))
+                let outcomes = await withTaskGroup(of: String.self) { group in
+                    for batch in [forward, backward] {
+                        group.addTask {
+                            do {
+                                _ = try await service.apply(scope, batch)
+                                return "ok"
+                            } catch let failure as BatchFailure {
+                                return (failure.error as? APIError).map { "\($0.status.code) \($0.message)" } ?? "\(failure.error)"
+                            } catch {
+                                return "\(error)"
+                            }
+                        }
+                    }
+                    return await group.reduce(into: []) { $0.append($1) }
+                }
+                #expect(outcomes.contains("ok"), "\(outcomes)")
+                for outcome in outcomes where outcome != "ok" {
+                    #expect(outcome.hasPrefix("409 ") && outcome.contains("retry"), "\(outcome)")
+                    conflicts += 1
+                }
+            }
+            if store == .sqlite { #expect(conflicts == 0, "SQLite runs one writer at a time") }
+            if store == .postgres { #expect(conflicts > 0, "the batches overlapped and deadlocked at least once") }
+        }
+    }
+}

@@ -82,24 +82,44 @@ private struct PostgresStatementRunner: SQLConnection {
         return PostgresQuery(unsafeSQL: statement.sql, binds: binds)
     }
 
+    /// Runs `body`, turning PostgreSQL's "this transaction lost a race" errors into a 409 the
+    /// client can act on: the transaction was rolled back and retrying it is safe.
+    private func mappingConflicts<Result>(_ body: () async throws -> Result) async throws -> Result {
+        do {
+            return try await body()
+        } catch let error as PSQLError {
+            // 40P01 deadlock_detected, 40001 serialization_failure.
+            if let state = error.serverInfo?[.sqlState], state == "40P01" || state == "40001" {
+                throw APIError(.conflict, "the write conflicted with a concurrent one and was rolled back; retry it")
+            }
+            throw error
+        }
+    }
+
     func execute(_ statement: SQLStatement) async throws {
-        try await connection.query(query(statement), logger: logger).consume()
+        try await mappingConflicts { try await connection.query(query(statement), logger: logger).consume() }
     }
 
     func items(_ statement: SQLStatement) async throws -> [StoredItem] {
-        var items: [StoredItem] = []
-        let rows = try await connection.query(query(statement), logger: logger)
-        for try await (uid, version, updated, deleted, clock, payload, status, parentUID, parentType) in rows.decode(
-            (String, Int64, Int64, Int64?, Int64, String, String?, String?, String?).self)
-        {
-            items.append(StoredItem(
-                uid: uid, version: version, updatedMs: updated, deletedMs: deleted, clockMs: clock, payload: payload,
-                status: status, parentUID: parentUID, parentType: parentType))
+        try await mappingConflicts {
+            var items: [StoredItem] = []
+            let rows = try await connection.query(query(statement), logger: logger)
+            for try await (uid, version, updated, deleted, clock, payload, status, parentUID, parentType) in rows.decode(
+                (String, Int64, Int64, Int64?, Int64, String, String?, String?, String?).self)
+            {
+                items.append(StoredItem(
+                    uid: uid, version: version, updatedMs: updated, deletedMs: deleted, clockMs: clock, payload: payload,
+                    status: status, parentUID: parentUID, parentType: parentType))
+            }
+            return items
         }
-        return items
     }
 
     func rows(_ statement: SQLStatement) async throws -> [[SQLValue]] {
+        try await mappingConflicts { try await decodedRows(statement) }
+    }
+
+    private func decodedRows(_ statement: SQLStatement) async throws -> [[SQLValue]] {
         var result: [[SQLValue]] = []
         for try await row in try await connection.query(query(statement), logger: logger) {
             var values: [SQLValue] = []
