@@ -48,4 +48,21 @@ struct InsightsTests {
             }
         }
     }
+
+    @Test("a NUL character in a payload is stored and searchable, and insights still answer", arguments: StoreKind.allCases)
+    func nulCharacters(store: StoreKind) async throws {
+        try await TestAPI.run(store) { api in
+            let alice = try await api.user()
+            let odd = try await api.create("notes", as: alice, #"{"title":"nul\u0000byte","content":"x\u0000y","tags":["odd"]}"#)
+            #expect(odd.payload["title"] == "nul\u{0}byte")
+            try await api.create("notes", as: alice, #"{"title":"plain","tags":["odd"]}"#)
+            let found = try await api.send(.get, "/v1/search?q=byte", as: alice)
+            #expect(found["items"]?.arrayValue?.map { $0["item"]?.uid } == [odd.uid], "\(found.text)")
+            let insights = try await api.send(.get, "/v1/insights", as: alice)
+            #expect(insights.status == .ok, "\(insights.text)")
+            #expect(insights["total"]?.int64Value == 2)
+            let tagCount = insights["tags"]?.arrayValue?.first?["count"]?.int64Value
+            #expect(tagCount == (store == .postgres ? 1 : 2), "PostgreSQL leaves the item with NUL out of tag counts")
+        }
+    }
 }

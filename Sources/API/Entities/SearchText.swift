@@ -23,6 +23,7 @@ public struct SearchText: Sendable, Equatable {
             default: continue
             }
         }
-        return parts.joined(separator: " ")
+        // PostgreSQL text cannot hold NUL, which JSON allows (`\u0000`); it separates words anyway.
+        return parts.joined(separator: " ").replacing("\u{0}", with: " ")
     }
 }

@@ -236,14 +236,17 @@ struct SQLItemStore<Database: SQLDatabase>: ItemStore {
         let tags: SQLStatement
         switch database.dialect {
         case .postgres:
+            // PostgreSQL's JSON types refuse a document with `\u0000` anywhere; such items are left
+            // out of the tag counts rather than failing them.
             tags = SQLStatement(
                 """
                 SELECT tag #>> '{}', COUNT(*) FROM items,
                     jsonb_array_elements(CASE WHEN jsonb_typeof(payload::jsonb -> 'tags') = 'array'
                                               THEN payload::jsonb -> 'tags' ELSE '[]'::jsonb END) AS t(tag)
-                WHERE \(owned) AND deleted_ms IS NULL AND jsonb_typeof(tag) = 'string'
+                WHERE \(owned) AND deleted_ms IS NULL AND strpos(payload, $\(binds.count + 2)) = 0
+                  AND jsonb_typeof(tag) = 'string'
                 GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT \(tagLimit)
-                """, binds + [.integer(Int64(query.tagLimit))])
+                """, binds + [.integer(Int64(query.tagLimit)), .text("\\u0000")])
         case .sqlite:
             tags = SQLStatement(
                 """
