@@ -77,6 +77,27 @@ struct BatchTests {
         }
     }
 
+    @Test("a batch reaches only the caller's items in the caller's tenant", arguments: StoreKind.allCases)
+    func isolation(store: StoreKind) async throws {
+        try await TestAPI.run(store) { api in
+            let alice = try await api.user("alice")
+            let bob = try await api.user("bob")
+            let aliceElsewhere = try await api.user("alice", tenants: [uniqueTenant()])
+            let note = try await api.create("notes", as: alice, #"{"title":"mine"}"#)
+            for intruder in [bob, aliceElsewhere] {
+                let response = try await batch(api, intruder, """
+                    {"op":"patch","kind":"notes","uid":"\(note.uid)","fields":{"title":"taken"}},
+                    {"op":"create","kind":"comments","fields":{"parentType":"note","parentUid":"\(note.uid)","content":"x"}}
+                    """)
+                #expect(response.status == .notFound, "\(response.text)")
+                #expect(response["failedOperation"]?.int64Value == 0)
+            }
+            let stored = try await api.send(.get, "/v1/notes/\(note.uid)", as: alice)
+            #expect(stored.json?.version == 1)
+            #expect(stored.json?.payload["title"] == "mine")
+        }
+    }
+
     @Test("malformed batches are refused before anything runs, naming the operation", arguments: StoreKind.allCases)
     func validation(store: StoreKind) async throws {
         try await TestAPI.run(store) { api in
