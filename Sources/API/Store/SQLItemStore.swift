@@ -59,24 +59,21 @@ struct SQLItemStore<Database: SQLDatabase>: ItemStore {
     }
 
     func list(_ scope: Scope, kind: EntityKind, query: ListQuery) async throws -> [StoredItem] {
+        var statement = SQLStatement("", scopeBinds(scope, kind))
         var sql = "SELECT \(ItemColumns.list) FROM items WHERE tenant_id = $1 AND owner_id = $2 AND kind = $3"
-        var binds = scopeBinds(scope, kind)
-        func bind(_ value: SQLValue) -> String {
-            binds.append(value)
-            return "$\(binds.count)"
-        }
         for filter in query.filters {
-            sql += " AND \(filter.field.rawValue) = \(bind(.text(filter.value)))"
+            sql += " AND \(filter.field.rawValue) = \(statement.bind(.text(filter.value)))"
         }
         if !query.includeDeleted { sql += " AND deleted_ms IS NULL" }
         if let after = query.after {
-            let ms = bind(.integer(after.updatedMs))
-            let uid = bind(.text(after.uid))
+            let ms = statement.bind(.integer(after.updatedMs))
+            let uid = statement.bind(.text(after.uid))
             sql += " AND (updated_ms > \(ms) OR (updated_ms = \(ms) AND uid > \(uid)))"
         }
-        sql += " ORDER BY updated_ms, uid LIMIT \(bind(.integer(Int64(query.limit))))"
-        let statement = SQLStatement(sql, binds)
-        return try await database.read { try await $0.items(statement) }
+        sql += " ORDER BY updated_ms, uid LIMIT \(statement.bind(.integer(Int64(query.limit))))"
+        statement.sql = sql
+        let page = statement
+        return try await database.read { try await $0.items(page) }
     }
 
     func transaction<Result: Sendable>(
@@ -87,9 +84,7 @@ struct SQLItemStore<Database: SQLDatabase>: ItemStore {
         }
     }
 
-    /// The statement storing an item and its search text. PostgreSQL builds the tsvector from
-    /// the text lowercased here (its own lowercasing follows the database locale, often C);
-    /// SQLite gives a new row the next `search_id`, which its FTS5 triggers key the index by.
+    /// The statement storing an item and its search text (see `ItemUpsert`).
     fileprivate func upsert(_ scope: Scope, _ kind: EntityKind, _ change: ItemChange) -> SQLStatement {
         let item = change.item
         var binds = scopeBinds(scope, kind) + [
@@ -97,33 +92,13 @@ struct SQLItemStore<Database: SQLDatabase>: ItemStore {
             .integer(item.clockMs), .text(item.payload), SQLValue(item.status), SQLValue(item.parentUID),
             SQLValue(item.parentType), SQLValue(change.search?.title), SQLValue(change.search?.body),
         ]
-        let extraColumn: String
-        let extraValue: String
-        let extraUpdate: String
         switch database.dialect {
         case .postgres:
             binds += [SQLValue(change.search?.title.lowercased()), SQLValue(change.search?.body.lowercased())]
-            extraColumn = "search_vector"
-            extraValue = "setweight(to_tsvector('simple', $15), 'A') || setweight(to_tsvector('simple', $16), 'B')"
-            extraUpdate = "search_vector = excluded.search_vector"
+            return SQLStatement(ItemUpsert.postgres, binds)
         case .sqlite:
-            extraColumn = "search_id"
-            extraValue = "(SELECT COALESCE(MAX(search_id), 0) + 1 FROM items)"
-            // A row keeps its id; rows older than the search migration get theirs when reindexed.
-            extraUpdate = "search_id = COALESCE(items.search_id, excluded.search_id)"
+            return SQLStatement(ItemUpsert.sqlite, binds)
         }
-        return SQLStatement(
-            """
-            INSERT INTO items (tenant_id, owner_id, kind, uid, version, updated_ms, deleted_ms, clock_ms,
-                               payload, status, parent_uid, parent_type, search_title, search_body, \(extraColumn))
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, \(extraValue))
-            ON CONFLICT (tenant_id, owner_id, kind, uid) DO UPDATE SET
-                version = excluded.version, updated_ms = excluded.updated_ms, deleted_ms = excluded.deleted_ms,
-                clock_ms = excluded.clock_ms, payload = excluded.payload, status = excluded.status,
-                parent_uid = excluded.parent_uid, parent_type = excluded.parent_type,
-                search_title = excluded.search_title, search_body = excluded.search_body, \(extraUpdate)
-            """,
-            binds)
     }
 
     fileprivate func selectForUpdate(_ scope: Scope, _ kind: EntityKind, _ uid: String) -> SQLStatement {
@@ -143,17 +118,12 @@ struct SQLItemStore<Database: SQLDatabase>: ItemStore {
     // MARK: Search and insights
 
     func search(_ scope: Scope, _ query: SearchQuery) async throws -> [SearchHit] {
-        var binds: [SQLValue] = [.text(scope.tenant), .text(scope.owner)]
-        func bind(_ value: SQLValue) -> String {
-            binds.append(value)
-            return "$\(binds.count)"
-        }
-        let matchQuery = bind(.text(Self.rendered(query.expression, for: database.dialect)))
-        let kinds = query.kinds.map { bind(.text($0.name)) }.joined(separator: ", ")
-        let limit = bind(.integer(Int64(query.limit)))
-        let offset = bind(.integer(Int64(query.offset)))
-        let columns = ItemColumns.list.split(separator: ",").map { "i." + String($0).trimmingWhitespace() }
-            .joined(separator: ", ")
+        var statement = SQLStatement("", [.text(scope.tenant), .text(scope.owner)])
+        let matchQuery = statement.bind(.text(Self.rendered(query.expression, for: database.dialect)))
+        let kinds = query.kinds.map { statement.bind(.text($0.name)) }.joined(separator: ", ")
+        let limit = statement.bind(.integer(Int64(query.limit)))
+        let offset = statement.bind(.integer(Int64(query.offset)))
+        let columns = ItemColumns.aliasedList
         let sql: String
         switch database.dialect {
         case .postgres:
@@ -185,8 +155,9 @@ struct SQLItemStore<Database: SQLDatabase>: ItemStore {
                 LIMIT \(limit) OFFSET \(offset)
                 """
         }
-        let statement = SQLStatement(sql, binds)
-        let rows = try await database.read { try await $0.rows(statement) }
+        statement.sql = sql
+        let search = statement
+        let rows = try await database.read { try await $0.rows(search) }
         return rows.compactMap { row in
             guard row.count == 12, let kind = row[0].text.flatMap(EntityKind.named),
                 let item = ItemColumns.item(from: Array(row[1...9]))
@@ -215,51 +186,49 @@ struct SQLItemStore<Database: SQLDatabase>: ItemStore {
     }
 
     func insights(_ scope: Scope, _ query: InsightsQuery) async throws -> Insights {
-        var binds: [SQLValue] = [.text(scope.tenant), .text(scope.owner)]
-        let kinds = query.kinds.map { kind in
-            binds.append(.text(kind.name))
-            return "$\(binds.count)"
-        }.joined(separator: ", ")
-        let owned = "tenant_id = $1 AND owner_id = $2 AND kind IN (\(kinds))"
-        let counts = SQLStatement(
-            """
+        var owned = SQLStatement("", [.text(scope.tenant), .text(scope.owner)])
+        let kinds = query.kinds.map { owned.bind(.text($0.name)) }.joined(separator: ", ")
+        owned.sql = "tenant_id = $1 AND owner_id = $2 AND kind IN (\(kinds))"
+        var counts = owned
+        counts.sql = """
             SELECT kind, status, CASE WHEN deleted_ms IS NULL THEN 0 ELSE 1 END AS deleted, COUNT(*)
-            FROM items WHERE \(owned) GROUP BY kind, status, deleted
-            """, binds)
-        let days = SQLStatement(
+            FROM items WHERE \(owned.sql) GROUP BY kind, status, deleted
             """
+        var days = owned
+        let since = days.bind(.integer(query.sinceMs))
+        days.sql = """
             SELECT updated_ms / 86400000 AS day, COUNT(*) FROM items
-            WHERE \(owned) AND deleted_ms IS NULL AND updated_ms >= $\(binds.count + 1)
+            WHERE \(owned.sql) AND deleted_ms IS NULL AND updated_ms >= \(since)
             GROUP BY day ORDER BY day
-            """, binds + [.integer(query.sinceMs)])
-        let tagLimit = "$\(binds.count + 1)"
-        let tags: SQLStatement
+            """
+        var tags = owned
+        let tagLimit = tags.bind(.integer(Int64(query.tagLimit)))
         switch database.dialect {
         case .postgres:
             // PostgreSQL's JSON types refuse a document with `\u0000` anywhere; such items are left
             // out of the tag counts rather than failing them.
-            tags = SQLStatement(
-                """
+            let nul = tags.bind(.text("\\u0000"))
+            tags.sql = """
                 SELECT tag #>> '{}', COUNT(*) FROM items,
                     jsonb_array_elements(CASE WHEN jsonb_typeof(payload::jsonb -> 'tags') = 'array'
                                               THEN payload::jsonb -> 'tags' ELSE '[]'::jsonb END) AS t(tag)
-                WHERE \(owned) AND deleted_ms IS NULL AND strpos(payload, $\(binds.count + 2)) = 0
+                WHERE \(owned.sql) AND deleted_ms IS NULL AND strpos(payload, \(nul)) = 0
                   AND jsonb_typeof(tag) = 'string'
                 GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT \(tagLimit)
-                """, binds + [.integer(Int64(query.tagLimit)), .text("\\u0000")])
-        case .sqlite:
-            tags = SQLStatement(
                 """
+        case .sqlite:
+            tags.sql = """
                 SELECT t.value, COUNT(*) FROM items, json_each(items.payload, '$.tags') AS t
-                WHERE \(owned) AND deleted_ms IS NULL AND json_type(items.payload, '$.tags') = 'array'
+                WHERE \(owned.sql) AND deleted_ms IS NULL AND json_type(items.payload, '$.tags') = 'array'
                   AND t.type = 'text'
                 GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT \(tagLimit)
-                """, binds + [.integer(Int64(query.tagLimit))])
+                """
         }
+        let (countsQuery, daysQuery, tagsQuery) = (counts, days, tags)
         return try await database.read { connection in
             var insights = Insights()
             for kind in query.kinds { insights.kinds[kind] = Insights.KindCounts() }
-            for row in try await connection.rows(counts) {
+            for row in try await connection.rows(countsQuery) {
                 guard let kind = row[0].text.flatMap(EntityKind.named), let count = row[3].integer else { continue }
                 if row[2].integer == 1 {
                     insights.kinds[kind]?.deleted += count
@@ -271,11 +240,11 @@ struct SQLItemStore<Database: SQLDatabase>: ItemStore {
             for kind in query.kinds {
                 insights.kinds[kind]?.statuses.sort { ($0.count, $1.status ?? "") > ($1.count, $0.status ?? "") }
             }
-            insights.tags = try await connection.rows(tags).compactMap { row in
+            insights.tags = try await connection.rows(tagsQuery).compactMap { row in
                 guard let tag = row[0].text, let count = row[1].integer else { return nil }
                 return (tag, count)
             }
-            insights.days = try await connection.rows(days).compactMap { row in
+            insights.days = try await connection.rows(daysQuery).compactMap { row in
                 guard let day = row[0].integer, let count = row[1].integer else { return nil }
                 return (day * 86_400_000, count)
             }
@@ -388,5 +357,33 @@ private struct SQLItemWriter<Database: SQLDatabase>: ItemWriter {
         }
         try await connection.execute(store.upsert(scope, kind, change))
         return change.item
+    }
+}
+
+/// The upsert of an item and its search text, one text per database, built once. PostgreSQL
+/// builds the tsvector from binds 15 and 16, the text lowercased by the store (its own lowercasing
+/// follows the database locale, often C). SQLite gives a new row the next `search_id`, which its
+/// FTS5 triggers key the index by; a row keeps its id, and rows older than the search migration
+/// get theirs when reindexed.
+private enum ItemUpsert {
+    static let postgres = sql(
+        column: "search_vector",
+        value: "setweight(to_tsvector('simple', $15), 'A') || setweight(to_tsvector('simple', $16), 'B')",
+        update: "search_vector = excluded.search_vector")
+    static let sqlite = sql(
+        column: "search_id", value: "(SELECT COALESCE(MAX(search_id), 0) + 1 FROM items)",
+        update: "search_id = COALESCE(items.search_id, excluded.search_id)")
+
+    private static func sql(column: String, value: String, update: String) -> String {
+        """
+        INSERT INTO items (tenant_id, owner_id, kind, uid, version, updated_ms, deleted_ms, clock_ms,
+                           payload, status, parent_uid, parent_type, search_title, search_body, \(column))
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, \(value))
+        ON CONFLICT (tenant_id, owner_id, kind, uid) DO UPDATE SET
+            version = excluded.version, updated_ms = excluded.updated_ms, deleted_ms = excluded.deleted_ms,
+            clock_ms = excluded.clock_ms, payload = excluded.payload, status = excluded.status,
+            parent_uid = excluded.parent_uid, parent_type = excluded.parent_type,
+            search_title = excluded.search_title, search_body = excluded.search_body, \(update)
+        """
     }
 }

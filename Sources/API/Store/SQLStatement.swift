@@ -42,6 +42,12 @@ struct SQLStatement: Sendable {
         self.sql = sql
         self.binds = binds
     }
+
+    /// Appends `value` to the binds and returns its placeholder (`$3`), for SQL built piece by piece.
+    mutating func bind(_ value: SQLValue) -> String {
+        binds.append(value)
+        return "$\(binds.count)"
+    }
 }
 
 /// A connection inside a transaction or a read, as the shared store code sees it.
@@ -63,6 +69,9 @@ protocol SQLDatabase: Sendable {
 
 enum ItemColumns {
     static let list = "uid, version, updated_ms, deleted_ms, clock_ms, payload, status, parent_uid, parent_type"
+    /// `list` qualified by the table alias `i`, for joins.
+    static let aliasedList = list.split(separator: ",").map { "i." + String($0).trimmingWhitespace() }
+        .joined(separator: ", ")
 
     static func item(from values: [SQLValue]) -> StoredItem? {
         guard values.count == 9, let uid = values[0].text, let version = values[1].integer,
