@@ -207,7 +207,7 @@ struct MCPCommand: AsyncParsableCommand {
 extension HostAssembly {
     func caller(_ headers: HTTPFields) async -> Result<Caller, APIError> {
         do {
-            return .success(try await authenticator.caller(headers))
+            return .success(try await authenticator.edgeCaller(headers))
         } catch {
             return .failure(error)
         }

@@ -99,6 +99,13 @@ struct AuthTests {
                 api, token: token, headers: headers(tenant: tenant, timestamp: now, signature: otherSignature))
             #expect(replayed.status == .unauthorized, "a signature for another tenant does not transfer")
 
+            for extreme in [Int64.min, Int64.min + 1, Int64.max, Int64.max - 1] {
+                let response = try await status(
+                    api, token: token, headers: headers(tenant: tenant, timestamp: extreme, signature: String(repeating: "ab", count: 32)))
+                #expect(response.status == .unauthorized, "X-TB-Timestamp \(extreme) is refused, not a crash")
+                #expect(response.error.contains("window"))
+            }
+
             let wrongSecret = TenantSignature.sign(secret: "guess", tenant: tenant, timestampMs: now)
             let guessed = try await status(
                 api, token: token, headers: headers(tenant: tenant, timestamp: now, signature: wrongSecret))

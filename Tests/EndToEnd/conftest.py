@@ -18,6 +18,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "e2e-secret-" + "x" * 40
+TENANT_SECRET = "e2e-tenant-secret-" + "y" * 30
 
 
 def toolbridge_binary() -> str:
@@ -39,13 +40,21 @@ def token(sub: str, tenants=None, secret: str = SECRET, ttl: int = 3600) -> str:
     return signing_input + "." + b64(signature)
 
 
+def signed_tenant_headers(tenant: str = "default", secret: str = TENANT_SECRET) -> dict:
+    """The signed tenant headers a direct API caller sends (MCP clients never do: the host signs)."""
+    timestamp = str(int(time.time() * 1000))
+    signature = hmac.new(secret.encode(), f"{tenant}:{timestamp}".encode(), hashlib.sha256).hexdigest()
+    return {"X-TB-Tenant-ID": tenant, "X-TB-Timestamp": timestamp, "X-TB-Signature": signature}
+
+
 class Server:
-    """A running `toolbridge serve`: its URLs, its tenants file and its environment."""
+    """A running `toolbridge serve` in the production configuration (JWT secret and tenant secret
+    set): its URLs, its tenants file and its environment."""
 
     DEFAULT_TENANTS = ('[default]\nplugins = ["notes", "tasks", "comments", "chats", "chat_messages", "status",'
                        ' "search", "batch", "insights"]\n\n[tenants.acme]\nplugins = ["notes"]\n')
 
-    def __init__(self, store: str, settings=None, tenants: str = DEFAULT_TENANTS):
+    def __init__(self, store: str, settings=None, tenants: str = DEFAULT_TENANTS, preexec_fn=None):
         self.directory = Path(tempfile.mkdtemp(prefix="toolbridge-e2e-"))
         self.tenants_file = self.directory / "tenants.toml"
         self.write_tenants(tenants)
@@ -53,6 +62,7 @@ class Server:
             **{k: v for k, v in os.environ.items() if not k.startswith("TOOLBRIDGE_") and k != "DATABASE_URL"},
             "TOOLBRIDGE_DATA_DIR": str(self.directory),
             "TOOLBRIDGE_JWT_SECRET": SECRET,
+            "TOOLBRIDGE_TENANT_SECRET": TENANT_SECRET,
             "TOOLBRIDGE_TENANTS": str(self.tenants_file),
             "TOOLBRIDGE_LOG_LEVEL": "warning",
             **(settings or {}),

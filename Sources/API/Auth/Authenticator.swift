@@ -54,10 +54,21 @@ public struct Authenticator: Sendable {
         return Membership(tenants: claimed, fromClaim: true)
     }
 
+    /// The caller of a direct API request: the tenant it names must carry a valid signature when a
+    /// tenant secret is configured (the host signs its own calls; direct API clients sign theirs).
     public func caller(_ headers: HTTPFields) async throws(APIError) -> Caller {
+        try await caller(headers, tenant: try signedTenant(headers))
+    }
+
+    /// The caller at the MCP edge: an MCP client holds a bearer token and nothing else, so it names
+    /// one of its own tenants in a plain `X-TB-Tenant-ID`. Membership is still checked.
+    public func edgeCaller(_ headers: HTTPFields) async throws(APIError) -> Caller {
+        try await caller(headers, tenant: try plainTenant(headers))
+    }
+
+    private func caller(_ headers: HTTPFields, tenant requested: String?) async throws(APIError) -> Caller {
         let token = try await token(headers)
         let membership = membership(of: token)
-        let requested = try requestedTenant(headers)
         let tenant: String
         if let requested {
             guard membership.tenants.contains(requested) else {
@@ -74,23 +85,28 @@ public struct Authenticator: Sendable {
         return Caller(user: token.subject, tenant: tenant, memberships: membership.tenants)
     }
 
+    private func plainTenant(_ headers: HTTPFields) throws(APIError) -> String? {
+        guard let tenant = headers[.tenantID] else { return nil }
+        guard Identifiers.isValidTenant(tenant) else { throw Self.invalidTenant }
+        return tenant
+    }
+
     /// The tenant the request names, checked against its signature when a tenant secret is set.
-    private func requestedTenant(_ headers: HTTPFields) throws(APIError) -> String? {
-        let tenant = headers[.tenantID]
-        guard let secret = configuration.tenantSecret else {
-            guard let tenant else { return nil }
-            guard Identifiers.isValidTenant(tenant) else { throw Self.invalidTenant }
-            return tenant
-        }
-        guard let tenant, let timestamp = headers[.tenantTimestamp], let signature = headers[.tenantSignature] else {
+    private func signedTenant(_ headers: HTTPFields) throws(APIError) -> String? {
+        guard let secret = configuration.tenantSecret else { return try plainTenant(headers) }
+        guard let tenant = headers[.tenantID], let timestamp = headers[.tenantTimestamp],
+            let signature = headers[.tenantSignature]
+        else {
             throw .unauthorized("signed tenant headers are required: X-TB-Tenant-ID, X-TB-Timestamp, X-TB-Signature")
         }
         guard Identifiers.isValidTenant(tenant) else { throw Self.invalidTenant }
         guard let timestampMs = Int64(timestamp) else {
             throw .unauthorized("X-TB-Timestamp must be unix time in milliseconds")
         }
+        // Compared as a range around now, so no value of the header can overflow the arithmetic.
         let window = configuration.tenantHeaderWindowSeconds * 1000
-        guard abs(Timestamp.nowMilliseconds() - timestampMs) <= window else {
+        let now = Timestamp.nowMilliseconds()
+        guard timestampMs >= now - window, timestampMs <= now + window else {
             throw .unauthorized(
                 "X-TB-Timestamp is outside the accepted window of ±\(configuration.tenantHeaderWindowSeconds) s")
         }

@@ -3,14 +3,15 @@ import Foundation
 import Hummingbird
 
 /// Authentication at the MCP edge: the host verifies the bearer JWT itself (same verifier as the
-/// API) and resolves the session's tenant the way the API does, so the API will accept what the
-/// host forwards. Failures carry the response the MCP authorization spec asks for.
+/// API) and takes the tenant from the token, or from a plain `X-TB-Tenant-ID` naming one of the
+/// token's tenants; the REST proxy signs the tenant headers toward the API. Failures carry the
+/// response the MCP authorization spec asks for.
 struct EdgeAuth: Sendable {
     let authenticator: Authenticator
 
     func identity(_ request: Request) async throws(HostHTTPError) -> CallIdentity {
         do {
-            let caller = try await authenticator.caller(request.headers)
+            let caller = try await authenticator.edgeCaller(request.headers)
             let header = request.headers[.authorization] ?? ""
             let token = String(header.dropFirst("Bearer ".count)).trimmingWhitespace()
             return CallIdentity(
