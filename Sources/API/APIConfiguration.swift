@@ -10,11 +10,12 @@ public struct APIConfiguration: Sendable {
     /// PostgreSQL connections this process keeps open (a fixed-size pool).
     public var databaseConnections: Int
     public var auth: AuthConfiguration
+    public var limits: HTTPServerLimits
 
     public init(
         host: String = "127.0.0.1", port: Int = 8081, databaseURL: String? = nil, dataDirectory: String = ".",
         maxBodyBytes: Int = 10 * 1024 * 1024, sessionTTLSeconds: Int64 = 3600, databaseConnections: Int = 10,
-        auth: AuthConfiguration = .init()
+        auth: AuthConfiguration = .init(), limits: HTTPServerLimits = .init()
     ) {
         self.host = host
         self.port = port
@@ -24,6 +25,7 @@ public struct APIConfiguration: Sendable {
         self.sessionTTLSeconds = sessionTTLSeconds
         self.databaseConnections = databaseConnections
         self.auth = auth
+        self.limits = limits
     }
 
     /// The SQLite file used when no `databaseURL` is set.

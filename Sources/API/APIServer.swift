@@ -46,6 +46,7 @@ public enum APIServer {
     ) -> some ApplicationProtocol {
         var app = Application(
             router: router(configuration: configuration, store: storage.store, authenticator: authenticator),
+            server: configuration.limits.server(),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
             services: storage.services,
             onServerRunning: onServerRunning,

@@ -19,10 +19,10 @@ struct HostOptions: ParsableArguments {
     @Option(help: "A browser origin allowed besides localhost; repeatable (env TOOLBRIDGE_ALLOWED_ORIGINS, comma-separated).")
     var allowedOrigin: [String] = []
 
-    func configuration(host: String, environment: [String: String]) -> HostConfiguration {
+    func configuration(host: String, environment: [String: String], limits: HTTPServerLimits) -> HostConfiguration {
         let fromEnvironment = (environment["TOOLBRIDGE_ALLOWED_ORIGINS"] ?? "").split(separator: ",")
             .map { String($0).trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-        return HostConfiguration(host: host, port: mcpPort, allowedOrigins: fromEnvironment + allowedOrigin)
+        return HostConfiguration(host: host, port: mcpPort, allowedOrigins: fromEnvironment + allowedOrigin, limits: limits)
     }
 
     func tenantsPath(_ environment: [String: String]) -> String? {
@@ -111,6 +111,7 @@ struct ServeCommand: AsyncParsableCommand {
         let developmentMode = settings.usesDevelopmentSecret
         configuration.host = listen
         configuration.port = apiPort == 0 ? try freeLoopbackPort() : apiPort
+        configuration.limits = try settings.serverLimits(listeners: 2, logger: logger)
         let apiURL = "http://\(listen == "0.0.0.0" ? "127.0.0.1" : listen):\(configuration.port)"
 
         // Configuration errors first: an opened store must be run (and closed) by the server.
@@ -127,15 +128,14 @@ struct ServeCommand: AsyncParsableCommand {
         let token = developmentMode
             ? try await authenticator.verifier.issue(subject: "developer", tenants: nil, ttlSeconds: 30 * 86_400) : nil
         let listen = listen
-        let mcp = parts.application(host.configuration(host: listen, environment: settings.environment), logger: logger) { port in
+        let hostConfiguration = host.configuration(
+            host: listen, environment: settings.environment, limits: configuration.limits)
+        let mcp = parts.application(hostConfiguration, logger: logger) { port in
             announce("toolbridge mcp listening on http://\(listen):\(port)")
             if let token { announce(ClientInstructions(mcpURL: "http://\(listen):\(port)", apiURL: apiURL, token: token).text) }
         }
         // The API application runs the storage's services (the PostgreSQL pool) itself.
-        let group = ServiceGroup(configuration: .init(
-            services: [.init(service: api)] + parts.services.map { .init(service: $0) } + [.init(service: mcp)],
-            gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        try await group.run()
+        try await settings.serviceGroup([api] + parts.services + [mcp], logger: logger).run()
     }
 }
 
@@ -175,13 +175,13 @@ struct MCPCommand: AsyncParsableCommand {
             return
         }
         let listen = listen
-        let mcp = parts.application(host.configuration(host: listen, environment: settings.environment), logger: logger) { port in
+        let hostConfiguration = host.configuration(
+            host: listen, environment: settings.environment,
+            limits: try settings.serverLimits(listeners: 1, logger: logger))
+        let mcp = parts.application(hostConfiguration, logger: logger) { port in
             announce("toolbridge mcp listening on http://\(listen):\(port)")
         }
-        let group = ServiceGroup(configuration: .init(
-            services: parts.services.map { .init(service: $0) } + [.init(service: mcp)],
-            gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        try await group.run()
+        try await settings.serviceGroup(parts.services + [mcp], logger: logger).run()
     }
 
     /// One session on stdin/stdout, as the user of the configured token; ends when stdin closes.

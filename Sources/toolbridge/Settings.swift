@@ -1,6 +1,7 @@
 import API
 import Host
 import Logging
+import ServiceLifecycle
 
 #if canImport(FoundationEssentials)
 import FoundationEssentials
@@ -26,6 +27,26 @@ struct Settings {
     /// How long a Streamable HTTP session may stay unused before the host closes it.
     func idleSessionTimeout() throws -> Duration {
         try integer("TOOLBRIDGE_MCP_IDLE_TIMEOUT").map { .seconds($0) } ?? MCPSessionRegistry.defaultIdleTimeout
+    }
+
+    /// The connection limits of every HTTP listener, fitted to the process's open-file limit for
+    /// `listeners` listeners.
+    func serverLimits(listeners: Int, logger: Logger) throws -> HTTPServerLimits {
+        var limits = HTTPServerLimits()
+        if let seconds = try integer("TOOLBRIDGE_HTTP_IDLE_TIMEOUT") { limits.idleTimeout = .seconds(seconds) }
+        if let count = try integer("TOOLBRIDGE_MAX_CONNECTIONS") { limits.maxConnections = Int(count) }
+        if let count = try integer("TOOLBRIDGE_MAX_REQUESTS_PER_CONNECTION") { limits.maxRequestsPerConnection = Int(count) }
+        return limits.fitted(toListeners: listeners, logger: logger)
+    }
+
+    /// The servers' group: SIGTERM and SIGINT start a graceful shutdown (stop accepting, finish
+    /// in-flight requests, end streams); past `TOOLBRIDGE_SHUTDOWN_GRACE` seconds (default 10)
+    /// whatever still runs is cancelled.
+    func serviceGroup(_ services: [any Service], logger: Logger) throws -> ServiceGroup {
+        var configuration = ServiceGroupConfiguration(
+            services: services.map { .init(service: $0) }, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        configuration.maximumGracefulShutdownDuration = .seconds(try integer("TOOLBRIDGE_SHUTDOWN_GRACE") ?? 10)
+        return ServiceGroup(configuration: configuration)
     }
 
     /// True when no JWT secret or JWKS is configured, so the development secret signs tokens.

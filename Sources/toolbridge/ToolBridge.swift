@@ -46,6 +46,7 @@ struct APICommand: AsyncParsableCommand {
         var configuration = try settings.apiConfiguration(logger: logger, announce: true)
         configuration.host = host
         configuration.port = port
+        configuration.limits = try settings.serverLimits(listeners: 1, logger: logger)
         // Configuration errors first: an opened store must be run (and closed) by the server.
         let verifier = try await TokenVerifier(configuration: configuration.auth, logger: logger)
         let storage = try await APIStorage.open(configuration, logger: logger)
@@ -59,7 +60,7 @@ struct APICommand: AsyncParsableCommand {
                 // Unbuffered: scripts and tests wait for this line to know the port.
                 FileHandle.standardOutput.write(Data("toolbridge api listening on http://\(address.host):\(port)\n".utf8))
             })
-        try await app.runService()
+        try await settings.serviceGroup([app], logger: logger).run()
     }
 }
 

@@ -75,7 +75,7 @@ class Server:
         self.log = open(self.directory / "server.log", "w")
         self.process = subprocess.Popen(
             [toolbridge_binary(), "serve", "--api-port", "0", "--mcp-port", "0"],
-            env=self.environment, stdout=subprocess.PIPE, stderr=self.log, text=True)
+            env=self.environment, stdout=subprocess.PIPE, stderr=self.log, text=True, preexec_fn=preexec_fn)
         self.api_url = self.mcp_url = None
         deadline = time.time() + 60
         while (self.api_url is None or self.mcp_url is None) and time.time() < deadline:

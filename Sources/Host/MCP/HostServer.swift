@@ -23,6 +23,7 @@ public enum HostServer {
         ).register(on: router)
         return Application(
             router: router,
+            server: configuration.limits.server(),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
             onServerRunning: onServerRunning, logger: logger)
     }
