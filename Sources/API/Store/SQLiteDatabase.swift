@@ -33,10 +33,13 @@ final class SQLiteDatabase: SQLDatabase, Service {
         return SQLiteDatabase(writer: writer, readers: readers)
     }
 
+    /// Closes the connections on graceful shutdown, and also when cancelled (a shutdown past its
+    /// grace period): the future-based close, unlike the async one, runs in a cancelled task.
     func run() async {
         try? await gracefulShutdown()
         for connection in [writer] + readers {
-            try? await connection.close()
+            let closed: EventLoopFuture<Void> = connection.close()
+            try? await closed.get()
         }
     }
 
