@@ -208,3 +208,25 @@ def test_direct_api_callers_still_sign_their_tenant_headers(limited):
     assert "signed tenant headers are required" in unsigned.json()["error"]
     signed = httpx2.post(limited.api_url + "/v1/sync/sessions", headers={**bearer, **signed_tenant_headers()}, timeout=10)
     assert signed.status_code == 201
+
+
+def test_sigterm_exits_0_after_the_grace_period_even_with_a_request_that_never_ends():
+    server = Server("sqlite", settings={"TOOLBRIDGE_SHUTDOWN_GRACE": "2", "TOOLBRIDGE_HTTP_IDLE_TIMEOUT": "120"})
+    try:
+        bearer = token("grace-" + uuid.uuid4().hex[:8])
+        session = httpx2.post(server.api_url + "/v1/sync/sessions", timeout=10,
+                              headers={"Authorization": f"Bearer {bearer}", **signed_tenant_headers()}).json()
+        sock = socket.create_connection(address(server.api_url))
+        head = [f"POST /v1/notes HTTP/1.1", "Host: x", "Transfer-Encoding: chunked", "Content-Type: application/json",
+                f"Authorization: Bearer {bearer}", f"X-Sync-Session: {session['id']}", f"X-Sync-Epoch: {session['epoch']}"]
+        head += [f"{name}: {value}" for name, value in signed_tenant_headers().items()]
+        sock.sendall(("\r\n".join(head) + "\r\n\r\n5\r\n{\"tit\r\n").encode())
+        time.sleep(0.5)
+        server.process.terminate()
+        started = time.monotonic()
+        code = server.process.wait(timeout=30)
+        print(f"\nSIGTERM to exit with a request body that never ends: {time.monotonic() - started:.2f} s (grace 2 s)")
+        assert code == 0
+        sock.close()
+    finally:
+        server.stop()
