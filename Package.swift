@@ -122,6 +122,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "PluginKitTests", dependencies: ["PluginKit"]),
+        .testTarget(name: "ToolBridgeJSONTests", dependencies: ["ToolBridgeJSON"]),
     ] + corePlugins.map { .target(name: $0.target, dependencies: ["PluginKit"], path: "Plugins/\($0.directory)") },
     swiftLanguageModes: [.v6]
 )
