@@ -14,10 +14,15 @@ struct HostRequestContext: RequestContext {
     }
 }
 
-/// Ends work when the client's connection closes. NIO announces a close once, through the
-/// connection's `closeFuture`, whose callbacks cannot be removed: so this registers one callback
-/// per connection (not per request, which on a keep-alive connection serving many requests would
-/// be a list that only grows) and keeps the handlers of the requests now running beside it.
+/// Ends work when the client's connection closes (reset by the peer, or closed by the server).
+/// A client that only half-closes (sends FIN) does not close the connection, since Hummingbird
+/// allows half-closure; its request runs to its end, bounded by the call timeout, and the
+/// connection closes then. Event streams see half-closure through the request body instead.
+///
+/// NIO announces a close once, through the connection's `closeFuture`, whose callbacks cannot be
+/// removed: so this registers one callback per connection (not per request, which on a keep-alive
+/// connection serving many requests would be a list that only grows) and keeps the handlers of
+/// the requests now running beside it.
 final class ConnectionWatch: Sendable {
     private struct Watched {
         var next = 0

@@ -85,7 +85,7 @@ struct HostRoutes: Sendable {
         }
         router.get(".well-known/oauth-protected-resource") { request, _ in metadata(request) }
         router.get(".well-known/oauth-protected-resource/mcp") { request, _ in metadata(request) }
-        router.get("sse") { request, context in await handling { try await openSSE(request, channel: context.channel) } }
+        router.get("sse") { request, _ in await handling { try await openSSE(request) } }
         router.post("messages") { request, _ in await handling { try await postMessage(request) } }
         router.post("mcp") { request, context in await handling { try await streamable(request, channel: context.channel) } }
         router.get("mcp") { request, context in await handling { try await streamable(request, channel: context.channel) } }
@@ -146,7 +146,7 @@ struct HostRoutes: Sendable {
 
     // MARK: SSE (2024-11-05)
 
-    private func openSSE(_ request: Request, channel: any Channel) async throws -> Response {
+    private func openSSE(_ request: Request) async throws -> Response {
         let identity = try await edge.identity(request)
         let id = UUID().uuidString.lowercased()
         let transport = SSEServerTransport(logger: logger)
@@ -156,7 +156,7 @@ struct HostRoutes: Sendable {
             id: id, identity: sessionIdentity, server: server, streamable: nil, sse: transport, router: router))
         let sessions = sessions
         return eventStream(
-            transport.outgoing, first: "event: endpoint\ndata: /messages?session_id=\(id)\n\n", channel: channel,
+            transport.outgoing, first: "event: endpoint\ndata: /messages?session_id=\(id)\n\n", request: request,
             drain: { await Self.drain(router) }, end: { await sessions.remove(id) })
     }
 
@@ -166,48 +166,25 @@ struct HostRoutes: Sendable {
 
     /// An SSE response carrying `messages` as `message` events, with keep-alive comments while
     /// idle. `end` ends `messages` (and, for SSE, the session); it runs however the stream ends:
-    /// the messages end; the client goes away (its connection closes, or a write fails, which is
-    /// how a keep-alive finds a dead peer); or the server shuts down gracefully, where `drain`
-    /// first lets the session's requests in flight be answered on the stream and the last event
-    /// is `shutdownEvent`.
+    /// the messages end; the client goes away (it closes its side of the connection, or a write
+    /// fails, which is how a keep-alive finds a peer that vanished without a word); or the server
+    /// shuts down gracefully, where `drain` first lets the session's requests in flight be
+    /// answered on the stream and the last event is `shutdownEvent`. The connection closes after.
     private func eventStream(
-        _ messages: AsyncStream<Data>, first: String? = nil, channel: any Channel,
+        _ messages: AsyncStream<Data>, first: String? = nil, request: Request,
         drain: @escaping @Sendable () async -> Void = {}, end: @escaping @Sendable () async -> Void
     ) -> Response {
         let keepAlive = configuration.keepAliveInterval
-        let connections = connections
         let body = ResponseBody { writer in
             let (events, feed) = AsyncStream<ByteBuffer>.makeStream()
             if let first { feed.yield(ByteBuffer(string: first)) }
-            let watch = connections.onClose(of: channel) { feed.finish() }
-            await withTaskGroup(of: Void.self) { group in
-                group.addTask {
-                    for await data in messages {
-                        feed.yield(ByteBuffer(string: "event: message\ndata: \(String(decoding: data, as: UTF8.self))\n\n"))
-                    }
-                    if Task.isShuttingDownGracefully { feed.yield(ByteBuffer(string: Self.shutdownEvent)) }
-                    feed.finish()
-                }
-                group.addTask {
-                    while !Task.isCancelled {
-                        try? await Task.sleep(for: keepAlive)
-                        feed.yield(ByteBuffer(string: ": keep-alive\n\n"))
-                    }
-                }
-                group.addTask {
-                    // Throws when cancelled, that is when the stream ended first.
-                    guard (try? await gracefulShutdown()) != nil else { return }
-                    await drain()
-                    await end()
-                }
-                do {
-                    for await event in events { try await writer.write(event) }
-                } catch {
-                    // The client is gone.
-                }
-                group.cancelAll()
-            }
-            connections.remove(watch, of: channel)
+            // Hummingbird allows half-closed connections, so a client's close is seen on the
+            // request's side, not as the connection closing.
+            try? await request.body.consumeWithInboundCloseHandler(
+                { _ in
+                    await Self.pump(
+                        messages, into: feed, events: events, writer: &writer, keepAlive: keepAlive, drain: drain, end: end)
+                }, onInboundClosed: { feed.finish() })
             await end()
             try? await writer.finish(nil)
         }
@@ -215,6 +192,42 @@ struct HostRoutes: Sendable {
             status: .ok,
             headers: [.contentType: "text/event-stream", .cacheControl: "no-cache", .connection: "keep-alive"],
             body: body)
+    }
+
+    /// Writes the events of a stream until `events` ends: `messages` as `message` events,
+    /// keep-alive comments, and at graceful shutdown `drain`, `end` and the final comment.
+    private static func pump(
+        _ messages: AsyncStream<Data>, into feed: AsyncStream<ByteBuffer>.Continuation, events: AsyncStream<ByteBuffer>,
+        writer: inout any ResponseBodyWriter, keepAlive: Duration, drain: @escaping @Sendable () async -> Void,
+        end: @escaping @Sendable () async -> Void
+    ) async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for await data in messages {
+                    feed.yield(ByteBuffer(string: "event: message\ndata: \(String(decoding: data, as: UTF8.self))\n\n"))
+                }
+                if Task.isShuttingDownGracefully { feed.yield(ByteBuffer(string: Self.shutdownEvent)) }
+                feed.finish()
+            }
+            group.addTask {
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: keepAlive)
+                    feed.yield(ByteBuffer(string: ": keep-alive\n\n"))
+                }
+            }
+            group.addTask {
+                // Throws when cancelled, that is when the stream ended first.
+                guard (try? await gracefulShutdown()) != nil else { return }
+                await drain()
+                await end()
+            }
+            do {
+                for await event in events { try await writer.write(event) }
+            } catch {
+                // The client is gone.
+            }
+            group.cancelAll()
+        }
     }
 
     /// Waits until the session has answered every request it was sent (or the wait is cancelled).
@@ -273,7 +286,7 @@ struct HostRoutes: Sendable {
             return await answer(posted.value, on: session, channel: channel)
         case .get:
             guard let (messages, continuation) = await transport.openStream() else { return Self.sessionNotFound }
-            return eventStream(messages, channel: channel) { continuation.finish() }
+            return eventStream(messages, request: request) { continuation.finish() }
         default:
             await sessions.remove(id)
             return Response(status: .ok, headers: [Self.sessionHeader: id])
