@@ -5,6 +5,7 @@ import Hummingbird
 import Logging
 import MCP
 import NIOCore
+import ServiceLifecycle
 
 /// The Host's HTTP application: MCP over the 2024-11-05 SSE transport (`GET /sse`,
 /// `POST /messages`) and Streamable HTTP (`/mcp`), the protected-resource metadata, and health.
@@ -14,7 +15,7 @@ public enum HostServer {
         sessions: MCPSessionRegistry, proxy: RESTProxy, logger: Logger,
         onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
-        let router = Router()
+        let router = Router(context: HostRequestContext.self)
         router.add(middleware: OriginMiddleware(allowed: configuration.allowedOrigins))
         HostRoutes(
             configuration: configuration, factory: MCPServerFactory(catalog: catalog, logger: logger),
@@ -36,10 +37,10 @@ extension HostServer {
         catalog: ToolCatalog, identity: CallIdentity, sessions: MCPSessionRegistry, logger: Logger
     ) async throws {
         let sessionIdentity = SessionIdentity(identity)
-        let (server, toolCalls) = try await MCPServerFactory(catalog: catalog, logger: logger)
+        let (server, router) = try await MCPServerFactory(catalog: catalog, logger: logger)
             .start(identity: sessionIdentity, transport: StdioTransport(logger: logger))
         let id = "stdio"
-        sessions.add(MCPSession(id: id, identity: sessionIdentity, server: server, streamable: nil, sse: nil, toolCalls: toolCalls))
+        sessions.add(MCPSession(id: id, identity: sessionIdentity, server: server, streamable: nil, sse: nil, router: router))
         await server.waitUntilCompleted()
         await sessions.remove(id)
     }
@@ -48,7 +49,7 @@ extension HostServer {
 /// DNS-rebinding protection: a browser request (it has an `Origin`) must come from localhost or
 /// an origin the operator allowed.
 struct OriginMiddleware: RouterMiddleware {
-    typealias Context = BasicRequestContext
+    typealias Context = HostRequestContext
     let allowed: [String]
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
@@ -73,8 +74,9 @@ struct HostRoutes: Sendable {
     let proxy: RESTProxy
     let issuer: String?
     let logger: Logger
+    let connections = ConnectionWatch()
 
-    func register(on router: Router<BasicRequestContext>) {
+    func register(on router: Router<HostRequestContext>) {
         router.get("healthz") { _, _ in Self.json(["status": "ok"]) }
         router.get("readyz") { _, _ in
             guard await proxy.isAPIReady() else {
@@ -86,9 +88,9 @@ struct HostRoutes: Sendable {
         router.get(".well-known/oauth-protected-resource/mcp") { request, _ in metadata(request) }
         router.get("sse") { request, _ in await handling { try await openSSE(request) } }
         router.post("messages") { request, _ in await handling { try await postMessage(request) } }
-        router.post("mcp") { request, _ in await handling { try await streamable(request) } }
-        router.get("mcp") { request, _ in await handling { try await streamable(request) } }
-        router.delete("mcp") { request, _ in await handling { try await streamable(request) } }
+        router.post("mcp") { request, context in await handling { try await streamable(request, channel: context.channel) } }
+        router.get("mcp") { request, context in await handling { try await streamable(request, channel: context.channel) } }
+        router.delete("mcp") { request, context in await handling { try await streamable(request, channel: context.channel) } }
     }
 
     private func handling(_ body: () async throws -> Response) async -> Response {
@@ -116,11 +118,16 @@ struct HostRoutes: Sendable {
         return Self.json(.object(object))
     }
 
+    /// The body, up to the limit whether its size is declared (`Content-Length`) or not (chunked).
     private func body(_ request: Request) async throws -> ByteBuffer {
+        let limit = configuration.maxBodyBytes
+        let tooLarge = HostHTTPError(
+            .contentTooLarge, "the message is larger than the limit of \(limit) bytes", headers: [.connection: "close"])
+        if let declared = request.headers[.contentLength].flatMap({ Int($0) }), declared > limit { throw tooLarge }
         do {
-            return try await request.body.collect(upTo: configuration.maxBodyBytes)
-        } catch let error as HTTPError where error.status == .contentTooLarge {
-            throw HostHTTPError(.contentTooLarge, "the message is larger than the limit of \(configuration.maxBodyBytes) bytes")
+            return try await request.body.collect(upTo: limit)
+        } catch is NIOTooManyBytesError {
+            throw tooLarge
         }
     }
 
@@ -145,51 +152,90 @@ struct HostRoutes: Sendable {
         let id = UUID().uuidString.lowercased()
         let transport = SSEServerTransport(logger: logger)
         let sessionIdentity = SessionIdentity(identity)
-        let (server, toolCalls) = try await factory.start(identity: sessionIdentity, transport: transport)
+        let (server, router) = try await factory.start(identity: sessionIdentity, transport: transport)
         sessions.add(MCPSession(
-            id: id, identity: sessionIdentity, server: server, streamable: nil, sse: transport, toolCalls: toolCalls))
+            id: id, identity: sessionIdentity, server: server, streamable: nil, sse: transport, router: router))
         let sessions = sessions
-        return eventStream(transport.outgoing, first: "event: endpoint\ndata: /messages?session_id=\(id)\n\n") {
-            await sessions.remove(id)
-        }
+        return eventStream(
+            transport.outgoing, first: "event: endpoint\ndata: /messages?session_id=\(id)\n\n", request: request,
+            drain: { await Self.drain(router) }, end: { await sessions.remove(id) })
     }
 
+    /// The comment that ends every event stream at graceful shutdown; clients ignore comments, and
+    /// people reading the stream see why it closed.
+    static let shutdownEvent = ": the server is shutting down\n\n"
+
     /// An SSE response carrying `messages` as `message` events, with keep-alive comments while
-    /// idle. `ended` runs when the client goes away or the messages end.
+    /// idle. `end` ends `messages` (and, for SSE, the session); it runs however the stream ends:
+    /// the messages end; the client goes away (it closes its side of the connection, or a write
+    /// fails, which is how a keep-alive finds a peer that vanished without a word); or the server
+    /// shuts down gracefully, where `drain` first lets the session's requests in flight be
+    /// answered on the stream and the last event is `shutdownEvent`. The connection closes after.
     private func eventStream(
-        _ messages: AsyncStream<Data>, first: String? = nil, ended: @escaping @Sendable () async -> Void
+        _ messages: AsyncStream<Data>, first: String? = nil, request: Request,
+        drain: @escaping @Sendable () async -> Void = {}, end: @escaping @Sendable () async -> Void
     ) -> Response {
         let keepAlive = configuration.keepAliveInterval
         let body = ResponseBody { writer in
             let (events, feed) = AsyncStream<ByteBuffer>.makeStream()
             if let first { feed.yield(ByteBuffer(string: first)) }
-            await withTaskGroup(of: Void.self) { group in
-                group.addTask {
-                    for await data in messages {
-                        feed.yield(ByteBuffer(string: "event: message\ndata: \(String(decoding: data, as: UTF8.self))\n\n"))
-                    }
-                    feed.finish()
-                }
-                group.addTask {
-                    while !Task.isCancelled {
-                        try? await Task.sleep(for: keepAlive)
-                        feed.yield(ByteBuffer(string: ": keep-alive\n\n"))
-                    }
-                }
-                do {
-                    for await event in events { try await writer.write(event) }
-                } catch {
-                    // The client closed the stream.
-                }
-                group.cancelAll()
-            }
-            await ended()
+            // Hummingbird allows half-closed connections, so a client's close is seen on the
+            // request's side, not as the connection closing.
+            try? await request.body.consumeWithInboundCloseHandler(
+                { _ in
+                    await Self.pump(
+                        messages, into: feed, events: events, writer: &writer, keepAlive: keepAlive, drain: drain, end: end)
+                }, onInboundClosed: { feed.finish() })
+            await end()
             try? await writer.finish(nil)
         }
         return Response(
             status: .ok,
             headers: [.contentType: "text/event-stream", .cacheControl: "no-cache", .connection: "keep-alive"],
             body: body)
+    }
+
+    /// Writes the events of a stream until `events` ends: `messages` as `message` events,
+    /// keep-alive comments, and at graceful shutdown `drain`, `end` and the final comment.
+    private static func pump(
+        _ messages: AsyncStream<Data>, into feed: AsyncStream<ByteBuffer>.Continuation, events: AsyncStream<ByteBuffer>,
+        writer: inout any ResponseBodyWriter, keepAlive: Duration, drain: @escaping @Sendable () async -> Void,
+        end: @escaping @Sendable () async -> Void
+    ) async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for await data in messages {
+                    feed.yield(ByteBuffer(string: "event: message\ndata: \(String(decoding: data, as: UTF8.self))\n\n"))
+                }
+                if Task.isShuttingDownGracefully { feed.yield(ByteBuffer(string: Self.shutdownEvent)) }
+                feed.finish()
+            }
+            group.addTask {
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: keepAlive)
+                    feed.yield(ByteBuffer(string: ": keep-alive\n\n"))
+                }
+            }
+            group.addTask {
+                // Throws when cancelled, that is when the stream ended first.
+                guard (try? await gracefulShutdown()) != nil else { return }
+                await drain()
+                await end()
+            }
+            do {
+                for await event in events { try await writer.write(event) }
+            } catch {
+                // The client is gone.
+            }
+            group.cancelAll()
+        }
+    }
+
+    /// Waits until the session has answered every request it was sent (or the wait is cancelled).
+    private static func drain(_ router: SessionRouter) async {
+        while await router.inFlightCount > 0, !Task.isCancelled {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
     }
 
     private func postMessage(_ request: Request) async throws -> Response {
@@ -214,17 +260,17 @@ struct HostRoutes: Sendable {
     private static let sessionHeader = HTTPField.Name("Mcp-Session-Id")!
     private static let versionHeader = HTTPField.Name("MCP-Protocol-Version")!
 
-    private func streamable(_ request: Request) async throws -> Response {
+    private func streamable(_ request: Request, channel: any Channel) async throws -> Response {
         let identity = try await edge.identity(request)
         if let version = request.headers[Self.versionHeader], !Version.supported.contains(version) {
             let supported = Version.supported.sorted().joined(separator: ", ")
             return jsonRPCError(code: -32600, message: "Unsupported protocol version \(version); supported: \(supported)")
         }
         guard let id = request.headers[Self.sessionHeader] else {
-            return try await initialize(request, identity: identity)
+            return try await initialize(request, identity: identity, channel: channel)
         }
         guard let session = sessions.session(id), let transport = session.streamable else {
-            return jsonRPCError(code: -32001, message: "Session not found", status: .notFound)
+            return Self.sessionNotFound
         }
         guard session.identity.matches(identity) else {
             throw HostHTTPError(.forbidden, "this session belongs to another user or tenant")
@@ -238,17 +284,22 @@ struct HostRoutes: Sendable {
             } catch let malformed as MalformedMessage {
                 return malformed.response
             }
-            return await answer(posted, on: session)
+            return await answer(posted.value, on: session, channel: channel)
         case .get:
-            return eventStream(await transport.openStream()) {}
+            guard let (messages, continuation) = await transport.openStream() else { return Self.sessionNotFound }
+            return eventStream(messages, request: request) { continuation.finish() }
         default:
             await sessions.remove(id)
             return Response(status: .ok, headers: [Self.sessionHeader: id])
         }
     }
 
+    private static var sessionNotFound: Response {
+        jsonRPCError(code: -32001, message: "Session not found", status: .notFound)
+    }
+
     /// A POST without a session must be `initialize`; it opens the session.
-    private func initialize(_ request: Request, identity: CallIdentity) async throws -> Response {
+    private func initialize(_ request: Request, identity: CallIdentity, channel: any Channel) async throws -> Response {
         guard request.method == .post else {
             return jsonRPCError(code: -32000, message: "Bad Request: Mcp-Session-Id header is required")
         }
@@ -264,29 +315,23 @@ struct HostRoutes: Sendable {
         let id = UUID().uuidString.lowercased()
         let transport = StreamableHTTPTransport(logger: logger)
         let sessionIdentity = SessionIdentity(identity)
-        let (server, toolCalls) = try await factory.start(identity: sessionIdentity, transport: transport)
+        let (server, router) = try await factory.start(identity: sessionIdentity, transport: transport)
         let session = MCPSession(
-            id: id, identity: sessionIdentity, server: server, streamable: transport, sse: nil, toolCalls: toolCalls)
+            id: id, identity: sessionIdentity, server: server, streamable: transport, sse: nil, router: router)
         sessions.add(session)
-        return await answer(posted, on: session)
+        return await answer(posted.value, on: session, channel: channel)
     }
 
-    private func answer(_ posted: (data: Data, value: JSONValue), on session: MCPSession) async -> Response {
-        guard posted.value.objectValue != nil, let transport = session.streamable else {
-            return jsonRPCError(code: -32600, message: "Invalid Request: send one JSON-RPC message per POST (batches are not supported)")
+    /// Answers a POSTed message on its POST, through the session's router. The wait ends with the
+    /// answer, with the session, or when the client's connection closes.
+    private func answer(_ message: JSONValue, on session: MCPSession, channel: any Channel) async -> Response {
+        let router = session.router
+        let headers: HTTPFields = [Self.sessionHeader: session.id]
+        switch await connections.untilClosed(channel, { await router.post(message) }) {
+        case .response(let response): return .json(response, headers: headers)
+        case .rejected(let response): return .json(response, status: .badRequest, headers: headers)
+        case .noResponse: return Response(status: .accepted, headers: headers)
+        case .sessionEnded: return Self.sessionNotFound
         }
-        let sessionID = session.id
-        // tools/call, the hot path, is answered here rather than through the transport's stream.
-        if posted.value["method"] == "tools/call", let id = posted.value["id"], id != .null,
-            let tool = posted.value["params"]?["name"]?.stringValue
-        {
-            let response = await session.toolCalls.respond(id: id, tool: tool, arguments: posted.value["params"]?["arguments"] ?? [:])
-            return .json(response, headers: [Self.sessionHeader: sessionID])
-        }
-        guard let response = await transport.post(posted.data, message: posted.value) else {
-            if await transport.isTerminated { return jsonRPCError(code: -32001, message: "Session not found", status: .notFound) }
-            return Response(status: .accepted, headers: [Self.sessionHeader: sessionID])
-        }
-        return .json(String(decoding: response, as: UTF8.self), headers: [Self.sessionHeader: sessionID])
     }
 }

@@ -40,8 +40,8 @@ struct MCPSession: Sendable {
     let streamable: StreamableHTTPTransport?
     /// Set for SSE sessions.
     let sse: SSEServerTransport?
-    /// Answers the session's `tools/call` requests.
-    let toolCalls: ToolCallFastPath
+    /// Checks and answers the session's messages (see `SessionRouter`).
+    let router: SessionRouter
 }
 
 /// The live MCP sessions. It sends `notifications/tools/list_changed` to the sessions whose
@@ -139,11 +139,12 @@ struct MCPServerFactory: Sendable {
         return server
     }
 
-    /// Starts a session's server on `transport`, behind the fast path that answers `tools/call`.
-    func start(identity: SessionIdentity, transport: any Transport) async throws -> (Server, ToolCallFastPath) {
+    /// Starts a session's server on `transport`, behind the router that checks every message and
+    /// answers `tools/call`.
+    func start(identity: SessionIdentity, transport: any Transport) async throws -> (Server, SessionRouter) {
         let server = await makeServer(identity: identity)
-        let toolCalls = ToolCallFastPath(wrapping: transport, catalog: catalog, identity: identity, logger: logger)
-        try await server.start(transport: toolCalls)
-        return (server, toolCalls)
+        let router = SessionRouter(wrapping: transport, catalog: catalog, identity: identity, logger: logger)
+        try await server.start(transport: router)
+        return (server, router)
     }
 }

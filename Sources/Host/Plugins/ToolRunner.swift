@@ -104,8 +104,9 @@ public final class ToolRunner: Service, Sendable {
         let context = CallContext(identity: identity, plugin: plugin.name, proxy: proxy, logger: logger, timeout: timeout)
         do {
             return try await withTaskCancellationHandler {
-                try await threads.runIfActive {
-                    Self.invoke(plugin, tool: name, input: input, context: context)
+                try await threads.runIfActive { [logger] in
+                    let (status, output) = Self.invoke(plugin, tool: name, input: input, context: context)
+                    return Self.checked(status, output, plugin: plugin, tool: name, logger: logger)
                 }
             } onCancel: {
                 context.cancel()
@@ -115,8 +116,55 @@ public final class ToolRunner: Service, Sendable {
         }
     }
 
+    /// What a plugin's call gave back, before it is checked.
+    private enum Output {
+        case none
+        case notJSON
+        case json(JSONValue)
+
+        var description: String {
+            switch self {
+            case .none: "no output"
+            case .notJSON: "output that is not JSON"
+            case .json(let value): "a JSON \(value.typeName), not an object"
+            }
+        }
+    }
+
+    /// What a plugin returned, checked against the ABI's promise: on `TB_OK` a JSON object (MCP's
+    /// `structuredContent` must be one; the official SDKs reject a whole response otherwise), on
+    /// an error status nothing or `{"error": "<sentence>", "status"?: <HTTP status>}`. Breaking it
+    /// is a plugin bug: logged with the plugin's name, and the client gets an error result.
+    private static func checked(
+        _ status: Int32, _ output: Output, plugin: LoadedPlugin, tool: String, logger: Logger
+    ) -> ToolOutcome {
+        let metadata: Logger.Metadata = ["plugin": "\(plugin.name)", "tool": "\(tool)", "status": "\(status)"]
+        if status == TB_OK {
+            if case .json(let value) = output, value.objectValue != nil { return ToolOutcome(status: status, value: value) }
+            logger.error("a plugin returned a malformed result: \(output.description)", metadata: metadata)
+            return .failure(TB_INTERNAL, "the plugin '\(plugin.name)' returned a malformed result")
+        }
+        switch output {
+        case .none:
+            return .failure(status, "the tool failed")
+        case .json(let value) where value["error"]?.stringValue != nil && isHTTPStatus(value["status"]):
+            return ToolOutcome(status: status, value: value)
+        default:
+            logger.error("a plugin returned a malformed error object: \(output.description)", metadata: metadata)
+            return .failure(status, "the tool failed")
+        }
+    }
+
+    /// True for no value or an integer HTTP status.
+    private static func isHTTPStatus(_ value: JSONValue?) -> Bool {
+        guard let value else { return true }
+        return value.int64Value.map { (100...599).contains($0) } ?? false
+    }
+
     /// The C call itself, on a pool thread. `context` stays alive until it returns.
-    private static func invoke(_ plugin: LoadedPlugin, tool: String, input: [UInt8], context: CallContext) -> ToolOutcome {
+    private static func invoke(
+        _ plugin: LoadedPlugin, tool: String, input: [UInt8], context: CallContext
+    ) -> (status: Int32, output: Output) {
         var output: UnsafeMutablePointer<UInt8>?
         var length = 0
         let status = withExtendedLifetime(context) {
@@ -128,13 +176,11 @@ public final class ToolRunner: Service, Sendable {
                 }
             }
         }
-        guard let output else {
-            return .failure(status == TB_OK ? TB_INTERNAL : status, "the plugin '\(plugin.name)' returned no output")
-        }
+        guard let output else { return (status, .none) }
         defer { plugin.descriptor.pointee.free_output?(output) }
         guard let value = try? JSONValue.parse(UnsafeBufferPointer(start: output, count: length)) else {
-            return .failure(TB_INTERNAL, "the plugin '\(plugin.name)' returned output that is not JSON")
+            return (status, .notJSON)
         }
-        return ToolOutcome(status: status, value: value)
+        return (status, .json(value))
     }
 }

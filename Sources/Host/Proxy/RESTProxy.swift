@@ -92,6 +92,10 @@ public final class RESTProxy: Service, Sendable {
             throw ProxyError(
                 kind: .invalidRequest, description: "plugins may only send GET, POST, PUT, PATCH or DELETE to /v1/ paths")
         }
+        if let ifMatch = request.ifMatch, !Self.isEntityTag(ifMatch) {
+            throw ProxyError(
+                kind: .invalidRequest, description: "if_match must be an item version: visible ASCII characters, no quote")
+        }
         let key = SyncSessionCache.Key(tenant: identity.tenant, user: identity.user)
         let create: @Sendable () async throws(ProxyError) -> SyncSessionCache.Creation = {
             () async throws(ProxyError) -> SyncSessionCache.Creation in try await self.createSession(identity)
@@ -116,14 +120,21 @@ public final class RESTProxy: Service, Sendable {
         return response
     }
 
-    /// A `/v1/` path with no `.` or `..` segment, no empty segment and no control or space
-    /// characters, so a plugin cannot walk out of the API's surface.
+    /// A `/v1/` path with no `.` or `..` segment, no empty segment and nothing but visible ASCII
+    /// (other characters percent-encoded), so a plugin cannot walk out of the API's surface or
+    /// break the request line.
     static func isAPIPath(_ path: String) -> Bool {
-        guard path.hasPrefix("/v1/"), !path.utf8.contains(where: { $0 <= 0x20 || $0 == 0x7F || $0 == UInt8(ascii: "\\") })
+        guard path.hasPrefix("/v1/"), path.utf8.allSatisfy({ 0x21...0x7E ~= $0 && $0 != UInt8(ascii: "\\") })
         else { return false }
         let route = path.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)[0]
         let segments = route.dropFirst().split(separator: "/", omittingEmptySubsequences: false)
         return segments.allSatisfy { !$0.isEmpty && $0 != "." && $0 != ".." && !$0.lowercased().contains("%2e") }
+    }
+
+    /// The inside of an RFC 9110 entity tag (sent quoted as `If-Match`): visible ASCII but `"`.
+    /// Anything else, a line break above all, would break the header.
+    static func isEntityTag(_ text: String) -> Bool {
+        !text.isEmpty && text.utf8.allSatisfy { 0x21...0x7E ~= $0 && $0 != UInt8(ascii: "\"") }
     }
 
     private static func epochMismatch(_ body: [UInt8]) -> Int64? {
