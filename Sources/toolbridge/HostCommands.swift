@@ -171,7 +171,7 @@ struct MCPCommand: AsyncParsableCommand {
             apiURL: apiURL, auth: configuration.auth, tenantsPath: host.tenantsPath(settings.environment),
             plugins: plugins, idleSessionTimeout: try settings.idleSessionTimeout(), logger: logger)
         if stdio {
-            try await runStdio(parts, environment: settings.environment, logger: logger)
+            try await runStdio(parts, settings: settings, logger: logger)
             return
         }
         let listen = listen
@@ -185,8 +185,8 @@ struct MCPCommand: AsyncParsableCommand {
     }
 
     /// One session on stdin/stdout, as the user of the configured token; ends when stdin closes.
-    private func runStdio(_ parts: HostAssembly, environment: [String: String], logger: Logger) async throws {
-        guard let token = token ?? environment["TOOLBRIDGE_TOKEN"].nonEmpty else {
+    private func runStdio(_ parts: HostAssembly, settings: Settings, logger: Logger) async throws {
+        guard let token = token ?? settings.environment["TOOLBRIDGE_TOKEN"].nonEmpty else {
             throw ValidationError("--stdio needs a token: pass --token or set TOOLBRIDGE_TOKEN")
         }
         var headers = HTTPFields()
@@ -198,9 +198,8 @@ struct MCPCommand: AsyncParsableCommand {
         case .failure(let error): throw ValidationError("the token was refused: \(error.message)")
         }
         let identity = CallIdentity(user: caller.user, tenant: caller.tenant, bearerToken: token, correlationID: "stdio")
-        try await withRunningServices(parts.services) {
-            try await HostServer.serveStdio(catalog: parts.catalog, identity: identity, sessions: parts.sessions, logger: logger)
-        }
+        let session = StdioSession(catalog: parts.catalog, identity: identity, sessions: parts.sessions, logger: logger)
+        try await settings.serviceGroup(parts.services, endingWith: session, logger: logger).run()
     }
 }
 

@@ -41,10 +41,15 @@ struct Settings {
 
     /// The servers' group: SIGTERM and SIGINT start a graceful shutdown (stop accepting, finish
     /// in-flight requests, end streams); past `TOOLBRIDGE_SHUTDOWN_GRACE` seconds (default 10)
-    /// whatever still runs is cancelled.
-    func serviceGroup(_ services: [any Service], logger: Logger) throws -> ServiceGroup {
+    /// whatever still runs is cancelled. When `final` ends by itself (a stdio session whose
+    /// client closed stdin), the others are shut down gracefully too.
+    func serviceGroup(_ services: [any Service], endingWith final: (any Service)? = nil, logger: Logger) throws
+        -> ServiceGroup
+    {
         var configuration = ServiceGroupConfiguration(
-            services: services.map { .init(service: $0) }, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+            services: services.map { .init(service: $0) }
+                + (final.map { [.init(service: $0, successTerminationBehavior: .gracefullyShutdownGroup)] } ?? []),
+            gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         configuration.maximumGracefulShutdownDuration = .seconds(try integer("TOOLBRIDGE_SHUTDOWN_GRACE") ?? 10)
         return ServiceGroup(configuration: configuration)
     }

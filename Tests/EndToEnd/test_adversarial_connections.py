@@ -230,3 +230,25 @@ def test_sigterm_exits_0_after_the_grace_period_even_with_a_request_that_never_e
         sock.close()
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize("ending", ["sigterm", "stdin closed"])
+def test_a_stdio_session_ends_with_exit_0(limited, ending):
+    import json
+    import signal
+    import subprocess
+    from conftest import toolbridge_binary
+    process = subprocess.Popen(
+        [toolbridge_binary(), "mcp", "--stdio", "--api-url", limited.api_url],
+        env={**limited.environment, "TOOLBRIDGE_TOKEN": token("stdio-" + uuid.uuid4().hex[:8])},
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    initialize = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}}
+    process.stdin.write(json.dumps(initialize) + "\n")
+    process.stdin.flush()
+    assert json.loads(process.stdout.readline())["id"] == 1
+    if ending == "sigterm":
+        process.send_signal(signal.SIGTERM)
+    else:
+        process.stdin.close()
+    assert process.wait(timeout=20) == 0

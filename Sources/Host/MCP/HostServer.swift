@@ -30,18 +30,35 @@ public enum HostServer {
     }
 }
 
-extension HostServer {
-    /// Serves one stdio session (one client, one identity) until stdin closes. The session is in
-    /// `sessions` meanwhile, so it is told when its tool list changes.
-    public static func serveStdio(
-        catalog: ToolCatalog, identity: CallIdentity, sessions: MCPSessionRegistry, logger: Logger
-    ) async throws {
+/// One stdio session (one client, one identity), as a `Service`: it ends when stdin closes, or on
+/// graceful shutdown (SIGTERM), when it stops the session. The session is in `sessions`
+/// meanwhile, so it is told when its tool list changes.
+public struct StdioSession: Service {
+    let catalog: ToolCatalog
+    let identity: CallIdentity
+    let sessions: MCPSessionRegistry
+    let logger: Logger
+
+    public init(catalog: ToolCatalog, identity: CallIdentity, sessions: MCPSessionRegistry, logger: Logger) {
+        self.catalog = catalog
+        self.identity = identity
+        self.sessions = sessions
+        self.logger = logger
+    }
+
+    public func run() async throws {
         let sessionIdentity = SessionIdentity(identity)
         let (server, router) = try await MCPServerFactory(catalog: catalog, logger: logger)
             .start(identity: sessionIdentity, transport: StdioTransport(logger: logger))
         let id = "stdio"
         sessions.add(MCPSession(id: id, identity: sessionIdentity, server: server, streamable: nil, sse: nil, router: router))
-        await server.waitUntilCompleted()
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await server.waitUntilCompleted() }
+            group.addTask { try? await gracefulShutdown() }
+            await group.next()
+            await server.stop()
+            group.cancelAll()
+        }
         await sessions.remove(id)
     }
 }
