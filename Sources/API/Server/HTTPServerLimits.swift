@@ -114,7 +114,7 @@ final class ConnectionTracker: Sendable {
 }
 
 /// One connection's guard: admission under the cap, idle bookkeeping, the keep-alive request
-/// limit, and a readable JSON answer to requests the HTTP parser rejects (two Content-Lengths,
+/// limit, closing after a 413, and a readable JSON answer to requests the HTTP parser rejects (two Content-Lengths,
 /// an oversized head…), which otherwise get an empty 400.
 final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPRequestPart
@@ -157,7 +157,9 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         switch unwrapOutboundIn(data) {
-        case .head(var response) where requests >= maxRequests && response.status.kind != .informational:
+        case .head(var response)
+        where (requests >= maxRequests && response.status.kind != .informational) || response.status == .contentTooLarge:
+            // After a 413 the rest of the refused body is not worth reading: the connection closes.
             response.headerFields[.connection] = "close"
             context.write(wrapOutboundOut(.head(response)), promise: promise)
         case .end:
