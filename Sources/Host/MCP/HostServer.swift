@@ -14,11 +14,16 @@ public enum HostServer {
         sessions: MCPSessionRegistry, proxy: RESTProxy, logger: Logger,
         onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
-        let router = Router()
+        let router = Router(context: HostRequestContext.self)
         router.add(middleware: OriginMiddleware(allowed: configuration.allowedOrigins))
+        let edge = EdgeAuth(authenticator: authenticator, publicURL: configuration.publicURL)
         HostRoutes(
             configuration: configuration, factory: MCPServerFactory(catalog: catalog, logger: logger),
-            edge: EdgeAuth(authenticator: authenticator), sessions: sessions, proxy: proxy,
+            edge: edge, sessions: sessions, proxy: proxy,
+            modern: ModernHTTPEndpoint(
+                server: ModernServer(catalog: catalog), edge: edge, listeners: sessions.listeners,
+                disconnects: ClientDisconnects(), maxBodyBytes: configuration.maxBodyBytes,
+                keepAliveInterval: configuration.keepAliveInterval),
             issuer: authenticator.configuration.issuer, logger: logger
         ).register(on: router)
         return Application(
@@ -29,26 +34,10 @@ public enum HostServer {
     }
 }
 
-extension HostServer {
-    /// Serves one stdio session (one client, one identity) until stdin closes. The session is in
-    /// `sessions` meanwhile, so it is told when its tool list changes.
-    public static func serveStdio(
-        catalog: ToolCatalog, identity: CallIdentity, sessions: MCPSessionRegistry, logger: Logger
-    ) async throws {
-        let sessionIdentity = SessionIdentity(identity)
-        let (server, toolCalls) = try await MCPServerFactory(catalog: catalog, logger: logger)
-            .start(identity: sessionIdentity, transport: StdioTransport(logger: logger))
-        let id = "stdio"
-        sessions.add(MCPSession(id: id, identity: sessionIdentity, server: server, streamable: nil, sse: nil, toolCalls: toolCalls))
-        await server.waitUntilCompleted()
-        await sessions.remove(id)
-    }
-}
-
 /// DNS-rebinding protection: a browser request (it has an `Origin`) must come from localhost or
 /// an origin the operator allowed.
 struct OriginMiddleware: RouterMiddleware {
-    typealias Context = BasicRequestContext
+    typealias Context = HostRequestContext
     let allowed: [String]
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
@@ -71,10 +60,11 @@ struct HostRoutes: Sendable {
     let edge: EdgeAuth
     let sessions: MCPSessionRegistry
     let proxy: RESTProxy
+    let modern: ModernHTTPEndpoint
     let issuer: String?
     let logger: Logger
 
-    func register(on router: Router<BasicRequestContext>) {
+    func register(on router: Router<HostRequestContext>) {
         router.get("healthz") { _, _ in Self.json(["status": "ok"]) }
         router.get("readyz") { _, _ in
             guard await proxy.isAPIReady() else {
@@ -86,7 +76,13 @@ struct HostRoutes: Sendable {
         router.get(".well-known/oauth-protected-resource/mcp") { request, _ in metadata(request) }
         router.get("sse") { request, _ in await handling { try await openSSE(request) } }
         router.post("messages") { request, _ in await handling { try await postMessage(request) } }
-        router.post("mcp") { request, _ in await handling { try await streamable(request) } }
+        router.post("mcp") { request, context in
+            await handling {
+                var request = request
+                if try await modern.claims(&request) { return try await modern.respond(to: request, context: context) }
+                return try await streamable(request)
+            }
+        }
         router.get("mcp") { request, _ in await handling { try await streamable(request) } }
         router.delete("mcp") { request, _ in await handling { try await streamable(request) } }
     }
@@ -109,7 +105,7 @@ struct HostRoutes: Sendable {
     /// RFC 9728 protected-resource metadata, where the 401's `WWW-Authenticate` points.
     private func metadata(_ request: Request) -> Response {
         var object: JSONObject = [
-            "resource": .string(EdgeAuth.baseURL(request) + "/mcp"), "bearer_methods_supported": ["header"],
+            "resource": .string(edge.baseURL(request) + "/mcp"), "bearer_methods_supported": ["header"],
             "resource_name": "ToolBridge",
         ]
         if let issuer { object["authorization_servers"] = [.string(issuer)] }
@@ -142,7 +138,7 @@ struct HostRoutes: Sendable {
 
     private func openSSE(_ request: Request) async throws -> Response {
         let identity = try await edge.identity(request)
-        let id = UUID().uuidString.lowercased()
+        let id = configuration.newSessionID()
         let transport = SSEServerTransport(logger: logger)
         let sessionIdentity = SessionIdentity(identity)
         let (server, toolCalls) = try await factory.start(identity: sessionIdentity, transport: transport)
@@ -261,7 +257,7 @@ struct HostRoutes: Sendable {
         guard posted.value["method"] == "initialize" else {
             return jsonRPCError(code: -32000, message: "Bad Request: Mcp-Session-Id header is required")
         }
-        let id = UUID().uuidString.lowercased()
+        let id = configuration.newSessionID()
         let transport = StreamableHTTPTransport(logger: logger)
         let sessionIdentity = SessionIdentity(identity)
         let (server, toolCalls) = try await factory.start(identity: sessionIdentity, transport: transport)

@@ -92,16 +92,15 @@ actor ToolCallFastPath: Transport {
 
     private nonisolated func answer(id: JSONValue, tool: String, arguments: JSONValue) async -> String {
         let caller = identity.current
-        guard catalog.allows(tool: tool, tenant: caller.tenant) else {
+        let call = CallIdentity(
+            user: caller.user, tenant: caller.tenant, bearerToken: caller.bearerToken,
+            correlationID: UUID().uuidString.lowercased())
+        guard let result = await catalog.call(tool, arguments: arguments, as: call) else {
             return JSONValue.object([
                 "jsonrpc": "2.0", "id": id,
                 "error": ["code": -32602, "message": .string("unknown tool '\(tool)'")],
             ]).serialized
         }
-        let call = CallIdentity(
-            user: caller.user, tenant: caller.tenant, bearerToken: caller.bearerToken,
-            correlationID: UUID().uuidString.lowercased())
-        let outcome = await catalog.runner.call(tool, arguments: arguments, identity: call)
-        return JSONValue.object(["jsonrpc": "2.0", "id": id, "result": ToolCatalog.resultJSON(outcome)]).serialized
+        return JSONValue.object(["jsonrpc": "2.0", "id": id, "result": result]).serialized
     }
 }
