@@ -17,7 +17,7 @@ from pathlib import Path
 
 import httpx2
 import pytest
-from mcp import Client
+from mcp import Client, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 
 from conftest import Server, token, toolbridge_binary
@@ -153,6 +153,36 @@ def test_listen_delivers_tools_list_changed_when_the_tenants_file_changes(server
                     assert len((await client.list_tools()).tools) == 16
                 finally:
                     server.write_tenants(Server.DEFAULT_TENANTS)
+    run(scenario())
+
+
+def stdio_parameters(server, subject):
+    return StdioServerParameters(
+        command=toolbridge_binary(), args=["mcp", "--stdio", "--api-url", server.api_url],
+        env={**server.environment, "TOOLBRIDGE_TOKEN": token(subject)})
+
+
+@pytest.mark.parametrize("mode, version", [("auto", MODERN), (MODERN, MODERN), ("legacy", HANDSHAKE[0])])
+def test_stdio_negotiates_either_era(server, mode, version):
+    async def scenario():
+        subject = user()
+        async with Client(stdio_parameters(server, subject), mode=mode) as client:
+            assert client.protocol_version == version
+            assert len((await client.list_tools()).tools) == ALL_TOOLS
+            assert (await client.call_tool("whoami", {})).structured_content["user"] == subject
+            created = await client.call_tool("create_note", {"title": "over stdio"})
+            fetched = await client.call_tool("get_note", {"uid": created.structured_content["uid"]})
+            assert fetched.structured_content["payload"]["title"] == "over stdio"
+    run(scenario())
+
+
+def test_stdio_listen_is_acknowledged_and_ended_by_the_client(server):
+    async def scenario():
+        async with Client(stdio_parameters(server, user()), mode=MODERN) as client:
+            async with client.listen(tools_list_changed=True) as subscription:
+                assert subscription.honored.tools_list_changed is True
+            # The subscription was cancelled; the channel still answers.
+            assert len((await client.list_tools()).tools) == ALL_TOOLS
     run(scenario())
 
 

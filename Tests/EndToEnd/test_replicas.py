@@ -178,7 +178,8 @@ def test_a_modern_clients_calls_alternate_between_replicas(deployment):
                     assert fetched.structured_content["payload"]["title"] == "replicated"
                 return deployment.upstreams("POST", "/mcp")[before:]
     served = asyncio.run(scenario())
-    assert len(served) == 10
+    # Ten calls, and the tool listings the SDK makes to check results against output schemas.
+    assert len(served) >= 10
     assert set(served) == set(deployment.replicas.values())
     assert all(first != second for first, second in zip(served, served[1:])), served
 
@@ -186,15 +187,16 @@ def test_a_modern_clients_calls_alternate_between_replicas(deployment):
 def test_a_handshake_era_session_sticks_to_its_replica(deployment):
     async def scenario():
         headers = {"Authorization": f"Bearer {token(user())}"}
+        before = len(deployment.upstreams("POST", "/mcp"))
         async with httpx2.AsyncClient(headers=headers, timeout=30) as http:
             async with Client(streamable_http_client(deployment.url + "/mcp", http_client=http), mode="legacy") as client:
-                before = len(deployment.upstreams("POST", "/mcp"))
                 for _ in range(6):
                     result = await client.call_tool("whoami", {})
                     assert not result.is_error
-                return deployment.upstreams("POST", "/mcp")[before:]
+        return deployment.upstreams("POST", "/mcp")[before:]
+    # initialize (round robin), then every request of the session on the replica that holds it.
     served = asyncio.run(scenario())
-    assert len(served) == 6 and len(set(served)) == 1, served
+    assert len(served) >= 8 and len(set(served)) == 1, served
 
 
 def test_an_sse_session_sticks_to_its_replica(deployment):
