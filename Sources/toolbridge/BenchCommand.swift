@@ -34,6 +34,9 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "A running toolbridge serve's API URL (with --mcp-url).")
     var apiURL: String?
 
+    @Option(name: .customLong("protocol"), help: "The MCP revision the sessions speak: 2026-07-28 (stateless: no initialize, no session) or 2025-11-25 (initialize, Mcp-Session-Id).")
+    var protocolVersion = "2025-11-25"
+
     @Flag(help: "Print JSON instead of a table.")
     var json = false
 
@@ -42,6 +45,9 @@ struct BenchCommand: AsyncParsableCommand {
             throw ValidationError("--sessions and --calls must be positive; --warmup and --seed not negative")
         }
         guard (mcpURL == nil) == (apiURL == nil) else { throw ValidationError("give both --mcp-url and --api-url, or neither") }
+        guard ["2026-07-28", "2025-11-25"].contains(protocolVersion) else {
+            throw ValidationError("--protocol must be 2026-07-28 or 2025-11-25")
+        }
     }
 
     func run() async throws {
@@ -79,7 +85,8 @@ struct BenchCommand: AsyncParsableCommand {
         let seeded = try await rest.seed(notes: seed)
         var mcp: [MCPBenchSession] = []
         for _ in 0..<sessions {
-            mcp.append(try await MCPBenchSession.open(client: client, url: server.mcpURL + "/mcp", token: token))
+            mcp.append(try await MCPBenchSession.open(
+                client: client, url: server.mcpURL + "/mcp", token: token, protocolVersion: protocolVersion))
         }
         let sample = seeded.isEmpty ? [try await rest.createNote()] : seeded
         let pick: @Sendable (Int) -> String = { sample[$0 % sample.count] }
@@ -155,7 +162,8 @@ struct BenchCommand: AsyncParsableCommand {
         let ratios = ["get_note", "list_notes", "create_note", "patch_note", "search"].compactMap { name in ratio(name).map { (name, $0) } }
         if json {
             var object: JSONObject = [
-                "store": .string(store), "sessions": .integer(Int64(sessions)), "callsPerOperation": .integer(Int64(calls)),
+                "store": .string(store), "protocol": .string(protocolVersion), "sessions": .integer(Int64(sessions)),
+                "callsPerOperation": .integer(Int64(calls)),
                 "seededNotes": .integer(Int64(seed)), "operations": .array(results.map(\.json)),
                 "hostToRestP50": .object(JSONObject(uniqueKeysWithValues: ratios.map { ($0.0, .number(String(format: "%.2f", $0.1))) })),
             ]
@@ -167,7 +175,7 @@ struct BenchCommand: AsyncParsableCommand {
             print(JSONValue.object(object).serialized)
             return
         }
-        print("store: \(store), sessions: \(sessions), calls per operation: \(calls), seeded notes: \(seed)")
+        print("store: \(store), MCP \(protocolVersion), sessions: \(sessions), calls per operation: \(calls), seeded notes: \(seed)")
         print("operation                   calls/s    p50 ms    p95 ms    p99 ms    max ms  errors")
         for result in results {
             print(
@@ -369,27 +377,38 @@ struct RESTCaller: Sendable {
     }
 }
 
-/// A minimal MCP client over Streamable HTTP, enough to measure `tools/call`: initialize once,
-/// then one POST per call, reading the JSON-RPC response from the SSE body.
+/// A minimal MCP client over Streamable HTTP, enough to measure `tools/call`. In the handshake
+/// era it initializes once, then sends one POST per call in its session; in 2026-07-28 every call
+/// is a POST of its own, with `_meta` and the routing headers, and there is no session.
 final class MCPBenchSession: Sendable {
     let client: HTTPClient
     let url: String
     let headers: HTTPHeaders
+    /// Set when the session speaks the stateless revision.
+    let modernVersion: String?
 
-    private init(client: HTTPClient, url: String, headers: HTTPHeaders) {
+    private init(client: HTTPClient, url: String, headers: HTTPHeaders, modernVersion: String? = nil) {
         self.client = client
         self.url = url
         self.headers = headers
+        self.modernVersion = modernVersion
     }
 
-    static func open(client: HTTPClient, url: String, token: String) async throws -> MCPBenchSession {
+    static func open(client: HTTPClient, url: String, token: String, protocolVersion: String) async throws -> MCPBenchSession {
         var headers = HTTPHeaders()
         headers.add(name: "Authorization", value: "Bearer \(token)")
         headers.add(name: "Accept", value: "application/json, text/event-stream")
         headers.add(name: "Content-Type", value: "application/json")
+        if protocolVersion == "2026-07-28" {
+            headers.add(name: "MCP-Protocol-Version", value: protocolVersion)
+            return MCPBenchSession(client: client, url: url, headers: headers, modernVersion: protocolVersion)
+        }
         let initialize: JSONValue = [
             "jsonrpc": "2.0", "id": 0, "method": "initialize",
-            "params": ["protocolVersion": "2025-06-18", "capabilities": [:], "clientInfo": ["name": "toolbridge-bench", "version": "1"]],
+            "params": [
+                "protocolVersion": .string(protocolVersion), "capabilities": [:],
+                "clientInfo": ["name": "toolbridge-bench", "version": "1"],
+            ],
         ]
         var request = HTTPClientRequest(url: url)
         request.method = .POST
@@ -401,7 +420,7 @@ final class MCPBenchSession: Sendable {
             throw ValidationError("the MCP server did not open a session (HTTP \(response.status.code))")
         }
         headers.add(name: "Mcp-Session-Id", value: session)
-        headers.add(name: "MCP-Protocol-Version", value: "2025-06-18")
+        headers.add(name: "MCP-Protocol-Version", value: protocolVersion)
         let opened = MCPBenchSession(client: client, url: url, headers: headers)
         _ = await opened.post(["jsonrpc": "2.0", "method": "notifications/initialized"])
         return opened
@@ -409,10 +428,19 @@ final class MCPBenchSession: Sendable {
 
     /// True when the call answered a result that is not an error.
     func call(_ tool: String, _ arguments: JSONValue) async -> Bool {
-        let message: JSONValue = [
-            "jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": ["name": .string(tool), "arguments": arguments],
-        ]
-        guard let body = await post(message) else { return false }
+        var params: JSONObject = ["name": .string(tool), "arguments": arguments]
+        var routing = HTTPHeaders()
+        if let modernVersion {
+            params["_meta"] = [
+                "io.modelcontextprotocol/protocolVersion": .string(modernVersion),
+                "io.modelcontextprotocol/clientCapabilities": [:],
+                "io.modelcontextprotocol/clientInfo": ["name": "toolbridge-bench", "version": "1"],
+            ]
+            routing.add(name: "Mcp-Method", value: "tools/call")
+            routing.add(name: "Mcp-Name", value: tool)
+        }
+        let message: JSONValue = ["jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": .object(params)]
+        guard let body = await post(message, extraHeaders: routing) else { return false }
         // A server may answer as JSON or as an SSE stream; both are Streamable HTTP.
         let candidates = body.hasPrefix("{") ? [Substring(body)]
             : body.split(separator: "\n").filter { $0.hasPrefix("data:") }.map { $0.dropFirst(5) }
@@ -423,10 +451,11 @@ final class MCPBenchSession: Sendable {
         return false
     }
 
-    private func post(_ message: JSONValue) async -> String? {
+    private func post(_ message: JSONValue, extraHeaders: HTTPHeaders = [:]) async -> String? {
         var request = HTTPClientRequest(url: url)
         request.method = .POST
         request.headers = headers
+        request.headers.add(contentsOf: extraHeaders)
         request.body = .bytes(ByteBuffer(string: message.serialized))
         guard let response = try? await client.execute(request, timeout: .seconds(30)),
             let body = try? await response.body.collect(upTo: 1 << 24), response.status.code < 300
@@ -435,6 +464,7 @@ final class MCPBenchSession: Sendable {
     }
 
     func close() async {
+        guard modernVersion == nil else { return }
         var request = HTTPClientRequest(url: url)
         request.method = .DELETE
         request.headers = headers

@@ -19,10 +19,16 @@ struct HostOptions: ParsableArguments {
     @Option(help: "A browser origin allowed besides localhost; repeatable (env TOOLBRIDGE_ALLOWED_ORIGINS, comma-separated).")
     var allowedOrigin: [String] = []
 
+    @Option(help: "The host's external URL, as clients reach it (env TOOLBRIDGE_PUBLIC_URL); named in the OAuth protected-resource metadata.")
+    var publicURL: String?
+
     func configuration(host: String, environment: [String: String], limits: HTTPServerLimits) -> HostConfiguration {
         let fromEnvironment = (environment["TOOLBRIDGE_ALLOWED_ORIGINS"] ?? "").split(separator: ",")
             .map { String($0).trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-        return HostConfiguration(host: host, port: mcpPort, allowedOrigins: fromEnvironment + allowedOrigin, limits: limits)
+        return HostConfiguration(
+            host: host, port: mcpPort, allowedOrigins: fromEnvironment + allowedOrigin, limits: limits,
+            publicURL: publicURL ?? environment["TOOLBRIDGE_PUBLIC_URL"].nonEmpty,
+            replicaID: environment["TOOLBRIDGE_REPLICA_ID"].nonEmpty)
     }
 
     func tenantsPath(_ environment: [String: String]) -> String? {
@@ -132,7 +138,11 @@ struct ServeCommand: AsyncParsableCommand {
             host: listen, environment: settings.environment, limits: configuration.limits)
         let mcp = parts.application(hostConfiguration, logger: logger) { port in
             announce("toolbridge mcp listening on http://\(listen):\(port)")
-            if let token { announce(ClientInstructions(mcpURL: "http://\(listen):\(port)", apiURL: apiURL, token: token).text) }
+            if let token {
+                announce(ClientInstructions(
+                    mcpURL: "http://\(listen):\(port)", apiURL: apiURL, token: token, command: ClientInstructions.runningExecutable
+                ).text)
+            }
         }
         // The API application runs the storage's services (the PostgreSQL pool) itself.
         try await settings.serviceGroup([api] + parts.services + [mcp], logger: logger).run()
@@ -219,6 +229,15 @@ struct ClientInstructions {
     let mcpURL: String
     let apiURL: String
     let token: String
+    /// The executable a desktop client starts for stdio: an absolute path, since after
+    /// `scripts/serve` (`.build/debug/toolbridge`) `toolbridge` is not on the PATH.
+    let command: String
+
+    /// The absolute path of the running executable.
+    static var runningExecutable: String {
+        if let path = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") { return path }
+        return URL(fileURLWithPath: CommandLine.arguments.first ?? "toolbridge").standardizedFileURL.path
+    }
 
     var text: String {
         """
@@ -229,10 +248,10 @@ struct ClientInstructions {
         Connect an MCP client:
           Streamable HTTP  \(mcpURL)/mcp   header  Authorization: Bearer <token>
           SSE              \(mcpURL)/sse   header  Authorization: Bearer <token>
-          stdio            TOOLBRIDGE_TOKEN=<token> toolbridge mcp --stdio --api-url \(apiURL)
+          stdio            TOOLBRIDGE_TOKEN=<token> \(command) mcp --stdio --api-url \(apiURL)
 
         Claude Desktop (claude_desktop_config.json):
-          {"mcpServers": {"toolbridge": {"command": "toolbridge", "args": ["mcp", "--stdio", "--api-url", "\(apiURL)"],
+          {"mcpServers": {"toolbridge": {"command": \(JSONValue.string(command).serialized), "args": ["mcp", "--stdio", "--api-url", "\(apiURL)"],
                                           "env": {"TOOLBRIDGE_TOKEN": "\(token)"}}}}
         VS Code (.vscode/mcp.json):
           {"servers": {"toolbridge": {"type": "http", "url": "\(mcpURL)/mcp",

@@ -45,6 +45,16 @@ final class ConnectionWatch: Sendable {
         return await withTaskCancellationHandler { await task.value } onCancel: { task.cancel() }
     }
 
+    /// `operation`'s value, or nil when `channel` closed first (the operation is then cancelled).
+    func cancellingOnClose<Value: Sendable>(
+        _ channel: any Channel, _ operation: @escaping @Sendable () async -> Value
+    ) async -> Value? {
+        let (closed, signal) = AsyncStream<Void>.makeStream()
+        let token = onClose(of: channel) { signal.finish() }
+        defer { remove(token, of: channel) }
+        return await cancellable(operation, until: closed)
+    }
+
     /// Calls `handler` when `channel` closes (at once if it already has), unless removed first.
     func onClose(of channel: any Channel, _ handler: @escaping @Sendable () -> Void) -> Int {
         let key = ObjectIdentifier(channel)

@@ -8,6 +8,8 @@ import Hummingbird
 /// response the MCP authorization spec asks for.
 struct EdgeAuth: Sendable {
     let authenticator: Authenticator
+    /// The host's external URL (`TOOLBRIDGE_PUBLIC_URL`), when set; else each request's `Host`.
+    let publicURL: String?
 
     func identity(_ request: Request) async throws(HostHTTPError) -> CallIdentity {
         do {
@@ -19,7 +21,7 @@ struct EdgeAuth: Sendable {
                 correlationID: request.headers[.correlationID] ?? UUID().uuidString.lowercased())
         } catch {
             if error.status == .unauthorized {
-                let metadata = Self.baseURL(request) + "/.well-known/oauth-protected-resource"
+                let metadata = baseURL(request) + "/.well-known/oauth-protected-resource"
                 throw HostHTTPError(
                     .unauthorized, error.message,
                     headers: [.wwwAuthenticate: "Bearer resource_metadata=\"\(metadata)\", error=\"invalid_token\""])
@@ -28,8 +30,10 @@ struct EdgeAuth: Sendable {
         }
     }
 
-    static func baseURL(_ request: Request) -> String {
-        "http://" + (request.head.authority ?? "127.0.0.1")
+    /// Where clients reach the host: the configured public URL (behind a proxy or TLS terminator
+    /// the request's `Host` is not what clients use), else the request's own authority.
+    func baseURL(_ request: Request) -> String {
+        publicURL ?? "http://" + (request.head.authority ?? "127.0.0.1")
     }
 }
 

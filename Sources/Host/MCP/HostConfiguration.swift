@@ -1,4 +1,5 @@
 import API
+import Foundation
 
 /// How the Host's HTTP side runs. Filled by the CLI from flags and `TOOLBRIDGE_*` variables.
 public struct HostConfiguration: Sendable {
@@ -12,11 +13,19 @@ public struct HostConfiguration: Sendable {
     /// `Origin` header (non-browser clients) are always allowed.
     public var allowedOrigins: [String]
     public var limits: HTTPServerLimits
+    /// The host's external URL (`https://mcp.example.com`), named in the protected-resource
+    /// metadata and `WWW-Authenticate`; nil uses each request's `Host` header.
+    public var publicURL: String?
+    /// This replica's name (`TOOLBRIDGE_REPLICA_ID`), the prefix of the session ids it mints
+    /// (`a.3f2…`), so a load balancer can send a handshake-era session back to the replica
+    /// that holds it. Modern requests need no such routing.
+    public var replicaID: String?
 
     public init(
         host: String = "127.0.0.1", port: Int = 8001, maxBodyBytes: Int = 4 * 1024 * 1024,
         keepAliveInterval: Duration = .seconds(15),
-        allowedOrigins: [String] = [], limits: HTTPServerLimits = .init()
+        allowedOrigins: [String] = [], limits: HTTPServerLimits = .init(), publicURL: String? = nil,
+        replicaID: String? = nil
     ) {
         self.host = host
         self.port = port
@@ -24,5 +33,13 @@ public struct HostConfiguration: Sendable {
         self.keepAliveInterval = keepAliveInterval
         self.allowedOrigins = allowedOrigins
         self.limits = limits
+        self.publicURL = publicURL.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 }
+        self.replicaID = replicaID
+    }
+
+    /// A new session id, prefixed with the replica's name when it has one.
+    func newSessionID() -> String {
+        let id = UUID().uuidString.lowercased()
+        return replicaID.map { "\($0).\(id)" } ?? id
     }
 }

@@ -17,10 +17,16 @@ public enum HostServer {
     ) -> some ApplicationProtocol {
         let router = Router(context: HostRequestContext.self)
         router.add(middleware: OriginMiddleware(allowed: configuration.allowedOrigins))
+        let edge = EdgeAuth(authenticator: authenticator, publicURL: configuration.publicURL)
+        let connections = ConnectionWatch()
         HostRoutes(
             configuration: configuration, factory: MCPServerFactory(catalog: catalog, logger: logger),
-            edge: EdgeAuth(authenticator: authenticator), sessions: sessions, proxy: proxy,
-            issuer: authenticator.configuration.issuer, logger: logger
+            edge: edge, sessions: sessions, proxy: proxy,
+            modern: ModernHTTPEndpoint(
+                server: ModernServer(catalog: catalog), edge: edge, listeners: sessions.listeners,
+                connections: connections, maxBodyBytes: configuration.maxBodyBytes,
+                keepAliveInterval: configuration.keepAliveInterval),
+            issuer: authenticator.configuration.issuer, logger: logger, connections: connections
         ).register(on: router)
         return Application(
             router: router,
@@ -30,9 +36,8 @@ public enum HostServer {
     }
 }
 
-/// One stdio session (one client, one identity), as a `Service`: it ends when stdin closes, or on
-/// graceful shutdown (SIGTERM), when it stops the session. The session is in `sessions`
-/// meanwhile, so it is told when its tool list changes.
+/// One stdio client (one identity), as a `Service`: it ends when stdin closes, or on graceful
+/// shutdown (SIGTERM), which ends the session.
 public struct StdioSession: Service {
     let catalog: ToolCatalog
     let identity: CallIdentity
@@ -47,19 +52,27 @@ public struct StdioSession: Service {
     }
 
     public func run() async throws {
-        let sessionIdentity = SessionIdentity(identity)
-        let (server, router) = try await MCPServerFactory(catalog: catalog, logger: logger)
-            .start(identity: sessionIdentity, transport: StdioTransport(logger: logger))
-        let id = "stdio"
-        sessions.add(MCPSession(id: id, identity: sessionIdentity, server: server, streamable: nil, sse: nil, router: router))
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask { await server.waitUntilCompleted() }
-            group.addTask { try? await gracefulShutdown() }
-            await group.next()
-            await server.stop()
-            group.cancelAll()
+        try await cancelWhenGracefulShutdown {
+            try await HostServer.serveStdio(catalog: catalog, identity: identity, sessions: sessions, logger: logger)
         }
-        await sessions.remove(id)
+    }
+}
+
+extension Request {
+    /// The body of a JSON-RPC message, at most `limit` bytes however it arrives (declared or
+    /// chunked), kept in the request so that the other era's handler can read it again.
+    mutating func collectMessage(limit: Int) async throws(HostHTTPError) -> ByteBuffer {
+        let tooLarge = HostHTTPError(.contentTooLarge, "the message is larger than the limit of \(limit) bytes")
+        if let declared = headers[.contentLength].flatMap({ Int($0) }), declared > limit { throw tooLarge }
+        do {
+            return try await collectBody(upTo: limit)
+        } catch is NIOTooManyBytesError {
+            throw tooLarge
+        } catch let error as HTTPError where error.status == .contentTooLarge {
+            throw tooLarge
+        } catch {
+            throw HostHTTPError(.badRequest, "the request body could not be read")
+        }
     }
 }
 
@@ -89,9 +102,10 @@ struct HostRoutes: Sendable {
     let edge: EdgeAuth
     let sessions: MCPSessionRegistry
     let proxy: RESTProxy
+    let modern: ModernHTTPEndpoint
     let issuer: String?
     let logger: Logger
-    let connections = ConnectionWatch()
+    let connections: ConnectionWatch
 
     func register(on router: Router<HostRequestContext>) {
         router.get("healthz") { _, _ in Self.json(["status": "ok"]) }
@@ -105,7 +119,13 @@ struct HostRoutes: Sendable {
         router.get(".well-known/oauth-protected-resource/mcp") { request, _ in metadata(request) }
         router.get("sse") { request, _ in await handling { try await openSSE(request) } }
         router.post("messages") { request, _ in await handling { try await postMessage(request) } }
-        router.post("mcp") { request, context in await handling { try await streamable(request, channel: context.channel) } }
+        router.post("mcp") { request, context in
+            await handling {
+                var request = request
+                if try await modern.claims(&request) { return try await modern.respond(to: request, context: context) }
+                return try await streamable(request, channel: context.channel)
+            }
+        }
         router.get("mcp") { request, context in await handling { try await streamable(request, channel: context.channel) } }
         router.delete("mcp") { request, context in await handling { try await streamable(request, channel: context.channel) } }
     }
@@ -128,7 +148,7 @@ struct HostRoutes: Sendable {
     /// RFC 9728 protected-resource metadata, where the 401's `WWW-Authenticate` points.
     private func metadata(_ request: Request) -> Response {
         var object: JSONObject = [
-            "resource": .string(EdgeAuth.baseURL(request) + "/mcp"), "bearer_methods_supported": ["header"],
+            "resource": .string(edge.baseURL(request) + "/mcp"), "bearer_methods_supported": ["header"],
             "resource_name": "ToolBridge",
         ]
         if let issuer { object["authorization_servers"] = [.string(issuer)] }
@@ -136,21 +156,10 @@ struct HostRoutes: Sendable {
     }
 
     /// The body, up to the limit whether its size is declared (`Content-Length`) or not (chunked).
-    private func body(_ request: Request) async throws -> ByteBuffer {
-        let limit = configuration.maxBodyBytes
-        let tooLarge = HostHTTPError(
-            .contentTooLarge, "the message is larger than the limit of \(limit) bytes", headers: [.connection: "close"])
-        if let declared = request.headers[.contentLength].flatMap({ Int($0) }), declared > limit { throw tooLarge }
-        do {
-            return try await request.body.collect(upTo: limit)
-        } catch is NIOTooManyBytesError {
-            throw tooLarge
-        }
-    }
-
     /// The body as a JSON-RPC message, or a JSON-RPC parse error the client can read.
     private func message(_ request: Request) async throws -> (data: Data, value: JSONValue) {
-        let buffer = try await body(request)
+        var request = request
+        let buffer = try await request.collectMessage(limit: configuration.maxBodyBytes)
         do {
             return (Data(buffer: buffer), try JSONValue.parse(buffer.readableBytesView))
         } catch {
@@ -166,7 +175,7 @@ struct HostRoutes: Sendable {
 
     private func openSSE(_ request: Request) async throws -> Response {
         let identity = try await edge.identity(request)
-        let id = UUID().uuidString.lowercased()
+        let id = configuration.newSessionID()
         let transport = SSEServerTransport(logger: logger)
         let sessionIdentity = SessionIdentity(identity)
         let (server, router) = try await factory.start(identity: sessionIdentity, transport: transport)
@@ -329,7 +338,7 @@ struct HostRoutes: Sendable {
         guard posted.value["method"] == "initialize" else {
             return jsonRPCError(code: -32000, message: "Bad Request: Mcp-Session-Id header is required")
         }
-        let id = UUID().uuidString.lowercased()
+        let id = configuration.newSessionID()
         let transport = StreamableHTTPTransport(logger: logger)
         let sessionIdentity = SessionIdentity(identity)
         let (server, router) = try await factory.start(identity: sessionIdentity, transport: transport)

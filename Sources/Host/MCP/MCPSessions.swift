@@ -49,6 +49,8 @@ struct MCPSession: Sendable {
 /// that vanish never send DELETE), and at shutdown stops every session so long-lived streams end.
 public final class MCPSessionRegistry: Service, Sendable {
     private let sessions = Mutex<[String: MCPSession]>([:])
+    /// The modern era's `subscriptions/listen` streams, told of the same changes as the sessions.
+    public let listeners = ToolListListeners()
     private let idleTimeout: Duration
     private let logger: Logger
 
@@ -84,6 +86,7 @@ public final class MCPSessionRegistry: Service, Sendable {
     }
 
     private func notifyToolListChanged(where changed: (String) -> Bool) async {
+        let listening = listeners.toolsChanged(where: changed)
         let affected = sessions.withLock { $0.values.filter { changed($0.identity.current.tenant) } }
         for session in affected {
             do {
@@ -92,7 +95,7 @@ public final class MCPSessionRegistry: Service, Sendable {
                 logger.debug("could not notify a session", metadata: ["session": "\(session.id)", "error": "\(error)"])
             }
         }
-        logger.info("tool lists changed", metadata: ["sessions notified": "\(affected.count)"])
+        logger.info("tool lists changed", metadata: ["sessions notified": "\(affected.count)", "listeners notified": "\(listening)"])
     }
 
     /// Closes Streamable HTTP sessions idle for longer than the timeout. SSE sessions end with their stream.
@@ -111,6 +114,7 @@ public final class MCPSessionRegistry: Service, Sendable {
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: sweepInterval) }
             await closeIdleSessions()
         }
+        listeners.closeAll()
         let all = sessions.withLock { sessions in
             defer { sessions.removeAll() }
             return Array(sessions.values)
@@ -130,7 +134,7 @@ struct MCPServerFactory: Sendable {
     func makeServer(identity: SessionIdentity) async -> Server {
         let server = Server(
             name: "toolbridge", version: Self.version, title: "ToolBridge",
-            instructions: "Tools for the user's notes, tasks, comments, chats and chat messages.",
+            instructions: ModernServer.instructions,
             capabilities: .init(tools: .init(listChanged: true)))
         let catalog = catalog
         await server.withMethodHandler(ListTools.self) { _ in

@@ -4,7 +4,8 @@ import MCP
 
 /// The 2024-11-05 HTTP+SSE transport on the SDK's `Transport` protocol: messages POSTed to
 /// `/messages` go in through `deliver`, the server's messages come out of `outgoing` as SSE
-/// `message` events on the session's `GET /sse` stream.
+/// `message` events on the session's `GET /sse` stream. Stdio's handshake era relays through
+/// it too, since it already reads stdin itself to choose the era.
 actor SSEServerTransport: Transport {
     nonisolated let logger: Logger
     nonisolated let outgoing: AsyncStream<Data>
@@ -34,5 +35,10 @@ actor SSEServerTransport: Transport {
     /// A message the client POSTed.
     nonisolated func deliver(_ data: Data) {
         incomingContinuation.yield(data)
+    }
+
+    /// The client sends no more (stdin closed); the server finishes and stops.
+    nonisolated func endInput() {
+        incomingContinuation.finish()
     }
 }

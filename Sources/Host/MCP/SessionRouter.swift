@@ -296,14 +296,13 @@ actor SessionRouter: Transport {
     /// down to the plugin's call context.
     private nonisolated func answer(id: JSONValue, tool: String, arguments: JSONValue) async -> String {
         let caller = identity.current
-        guard catalog.allows(tool: tool, tenant: caller.tenant) else {
-            return Self.error(id: id, code: -32602, "unknown tool '\(tool)'")
-        }
         let call = CallIdentity(
             user: caller.user, tenant: caller.tenant, bearerToken: caller.bearerToken,
             correlationID: UUID().uuidString.lowercased())
-        let outcome = await catalog.runner.call(tool, arguments: arguments, identity: call)
-        return JSONValue.object(["jsonrpc": "2.0", "id": id, "result": ToolCatalog.resultJSON(outcome)]).serialized
+        guard let result = await catalog.call(tool, arguments: arguments, as: call) else {
+            return Self.error(id: id, code: -32602, "unknown tool '\(tool)'")
+        }
+        return JSONValue.object(["jsonrpc": "2.0", "id": id, "result": result]).serialized
     }
 
     static func error(id: JSONValue, code: Int64, _ message: String) -> String {

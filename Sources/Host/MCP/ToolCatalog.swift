@@ -1,4 +1,5 @@
 import API
+import Foundation
 import MCP
 import Synchronization
 
@@ -9,7 +10,14 @@ public final class ToolCatalog: Sendable {
     public let tenants: TenantConfiguration
     /// The converted tools of the runner's first plugins, one entry each. The runner only appends
     /// plugins, so when it has more, only the new ones are converted; other requests reuse the list.
-    private let converted = Mutex<[(plugin: String, tools: [MCP.Tool])]>([])
+    private let converted = Mutex<[ConvertedPlugin]>([])
+
+    /// One plugin's tools as the SDK's type (handshake era) and as JSON (2026-07-28 era), from one conversion.
+    private struct ConvertedPlugin {
+        let plugin: String
+        let tools: [MCP.Tool]
+        let json: [(name: String, value: JSONValue)]
+    }
 
     public init(runner: ToolRunner, tenants: TenantConfiguration) {
         self.runner = runner
@@ -22,19 +30,45 @@ public final class ToolCatalog: Sendable {
         return currentTools().filter { configuration.allows(plugin: $0.plugin, tenant: tenant) }.flatMap(\.tools)
     }
 
+    /// The same tools as JSON, ordered by name: the order is then the same on every replica
+    /// whatever order plugins were loaded in, so clients and prompt caches see one stable list.
+    public func toolsJSON(for tenant: String) -> [JSONValue] {
+        let configuration = tenants.current
+        return currentTools().filter { configuration.allows(plugin: $0.plugin, tenant: tenant) }.flatMap(\.json)
+            .sorted { $0.name < $1.name }.map(\.value)
+    }
+
     public func allows(tool name: String, tenant: String) -> Bool {
         guard let plugin = runner.plugin(ofTool: name) else { return false }
         return tenants.current.allows(plugin: plugin.name, tenant: tenant)
     }
 
-    private func currentTools() -> [(plugin: String, tools: [MCP.Tool])] {
+    /// Runs `tool` for `caller` and returns the JSON-RPC `result` of the call, or nil when the
+    /// caller's tenant may not use the tool. Both eras answer `tools/call` through this.
+    func call(_ tool: String, arguments: JSONValue, as caller: CallIdentity) async -> JSONValue? {
+        guard allows(tool: tool, tenant: caller.tenant) else { return nil }
+        return Self.resultJSON(await runner.call(tool, arguments: arguments, identity: caller))
+    }
+
+    private func currentTools() -> [ConvertedPlugin] {
         let plugins = runner.plugins
         return converted.withLock { converted in
             if converted.count < plugins.count {
-                converted += plugins[converted.count...].map { ($0.name, $0.tools.map(Self.mcpTool)) }
+                converted += plugins[converted.count...].map { plugin in
+                    let tools = plugin.tools.map(Self.mcpTool)
+                    return ConvertedPlugin(plugin: plugin.name, tools: tools, json: tools.map { ($0.name, Self.json($0)) })
+                }
             }
             return converted
         }
+    }
+
+    /// A tool's wire JSON, from the SDK's own encoding so both eras describe a tool identically.
+    private static func json(_ tool: MCP.Tool) -> JSONValue {
+        guard let data = try? JSONEncoder().encode(tool), let value = try? JSONValue.parse(data) else {
+            return ["name": .string(tool.name), "inputSchema": ["type": "object"]]
+        }
+        return value
     }
 
     private static func mcpTool(_ definition: ToolDefinition) -> MCP.Tool {
