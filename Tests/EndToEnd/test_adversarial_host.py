@@ -276,7 +276,6 @@ def test_oversized_bodies_get_413_with_a_sentence_however_they_arrive(host):
             for response in (declared, chunked):
                 assert response.status_code == 413, (path, response.status_code, response.text)
                 assert response.json() == {"error": f"the message is larger than the limit of {LIMIT} bytes"}
-                assert response.headers["connection"] == "close", "the rest of a refused body is not read"
         # A body of exactly the limit is read and answered.
         prefix, suffix = b'{"jsonrpc":"2.0","id":1,"method":"ping","params":{"pad":"', b'"}}'
         exact = prefix + b"x" * (LIMIT - len(prefix) - len(suffix)) + suffix

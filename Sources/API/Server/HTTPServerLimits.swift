@@ -114,7 +114,7 @@ final class ConnectionTracker: Sendable {
 }
 
 /// One connection's guard: admission under the cap, idle bookkeeping, the keep-alive request
-/// limit, closing after a 413, and a readable JSON answer to requests the HTTP parser rejects (two Content-Lengths,
+/// limit, and a readable JSON answer to requests the HTTP parser rejects (two Content-Lengths,
 /// an oversized head…), which otherwise get an empty 400.
 final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPRequestPart
@@ -126,6 +126,8 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     private let maxRequests: Int
     private var requests = 0
     private var admitted = false
+    /// Set when the response being written says `Connection: close`.
+    private var closing = false
 
     init(tracker: ConnectionTracker, maxRequests: Int) {
         self.tracker = tracker
@@ -157,14 +159,19 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         switch unwrapOutboundIn(data) {
-        case .head(var response)
-        where (requests >= maxRequests && response.status.kind != .informational) || response.status == .contentTooLarge:
-            // After a 413 the rest of the refused body is not worth reading: the connection closes.
+        case .head(var response) where requests >= maxRequests && response.status.kind != .informational:
             response.headerFields[.connection] = "close"
+            closing = true
             context.write(wrapOutboundOut(.head(response)), promise: promise)
         case .end:
             tracker.idle(context.channel)
             context.write(data, promise: promise)
+            if closing {
+                // Output only: anything the client still sends is read and dropped until it closes
+                // its side, so it reads the response rather than a reset.
+                context.flush()
+                context.close(mode: .output, promise: nil)
+            }
         default:
             context.write(data, promise: promise)
         }
