@@ -2,7 +2,8 @@
 
 The host is built alone and its binary hashed; the C example is built with its own `cc` command
 and renamed into the watched plugin directory; a connected MCP session is told its tool list
-changed, lists and calls the new tools; the binary is unchanged.
+changed (a handshake-era session by its stream, a 2026-07-28 client by its `subscriptions/listen`),
+lists and calls the new tools; the binary is unchanged.
 """
 import asyncio
 import hashlib
@@ -15,7 +16,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx2
-from mcp import ClientSession
+from mcp import Client, ClientSession
 from mcp.client.streamable_http import streamable_http_client
 
 from conftest import ROOT, Server, token, toolbridge_binary
@@ -42,6 +43,15 @@ async def connect(server, bearer, on_list_changed):
                 yield session
 
 
+@asynccontextmanager
+async def modern_listener(server, bearer):
+    """A 2026-07-28 client (no session) with a `subscriptions/listen` stream for tool list changes."""
+    async with httpx2.AsyncClient(headers={"Authorization": f"Bearer {bearer}"}, timeout=30) as http:
+        async with Client(streamable_http_client(server.mcp_url + "/mcp", http_client=http), mode="2026-07-28") as client:
+            async with client.listen(tools_list_changed=True) as subscription:
+                yield client, subscription
+
+
 async def tool_names(session) -> set:
     return {tool.name for tool in (await session.list_tools()).tools}
 
@@ -61,7 +71,8 @@ def test_a_plugin_dropped_into_a_running_host_needs_no_rebuild():
             changed, acme_changed = asyncio.Event(), asyncio.Event()
             user = "user-" + uuid.uuid4().hex[:10]
             async with connect(server, token(user), changed) as session, \
-                    connect(server, token(user, tenants="acme"), acme_changed) as acme:
+                    connect(server, token(user, tenants="acme"), acme_changed) as acme, \
+                    modern_listener(server, token(user)) as (modern, subscription):
                 before = await tool_names(session)
                 assert "list_notes" in before and "whoami" in before
                 assert not before & NEW_TOOLS
@@ -79,6 +90,9 @@ def test_a_plugin_dropped_into_a_running_host_needs_no_rebuild():
                 await asyncio.wait_for(changed.wait(), timeout=15)
                 after = await tool_names(session)
                 assert after == before | NEW_TOOLS
+                event = await asyncio.wait_for(subscription.__anext__(), timeout=15)
+                assert type(event).__name__ == "ToolsListChanged", "a modern listener is told too"
+                assert {tool.name for tool in (await modern.list_tools()).tools} == after
 
                 stats = await session.call_tool("text_stats", {"text": "héllo wörld\nsecond line"})
                 assert not stats.is_error, stats.content
