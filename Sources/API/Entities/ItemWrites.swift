@@ -34,8 +34,8 @@ enum ItemWrites {
         return current.version + 1
     }
 
-    /// The most UTF-8 bytes a value copied into an indexed column (`status`, `parentType`) may
-    /// have: PostgreSQL refuses a B-tree index entry over about 2,700 bytes, and the index also
+    /// The most UTF-8 bytes a value copied into an indexed column (`status`), or compared with one
+    /// (a list filter), may have: PostgreSQL refuses a B-tree index entry over about 2,700 bytes, and the index also
     /// holds the tenant (up to 128 bytes), the user (up to 256), the kind and the uid.
     static let maximumIndexedBytes = 256
 
