@@ -29,7 +29,8 @@ let package = Package(
     targets: [
         .target(
             name: "ToolBridgeJSON",
-            dependencies: [.product(name: "OrderedCollections", package: "swift-collections")]
+            dependencies: [.product(name: "OrderedCollections", package: "swift-collections")],
+            swiftSettings: fuzzCoverage
         ),
         .target(name: "PluginABI"),
         .target(name: "PluginKit", dependencies: ["PluginABI", "ToolBridgeJSON"]),
@@ -49,7 +50,8 @@ let package = Package(
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
-            ]
+            ],
+            swiftSettings: fuzzCoverage
         ),
         .target(
             name: "API",
@@ -68,7 +70,8 @@ let package = Package(
                 .product(name: "OrderedCollections", package: "swift-collections"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
-            ]
+            ],
+            swiftSettings: fuzzCoverage
         ),
         .executableTarget(
             name: "toolbridge",
@@ -123,9 +126,27 @@ let package = Package(
         ),
         .testTarget(name: "PluginKitTests", dependencies: ["PluginKit"]),
         .testTarget(name: "ToolBridgeJSONTests", dependencies: ["ToolBridgeJSON"]),
-    ] + corePlugins.map { .target(name: $0.target, dependencies: ["PluginKit"], path: "Plugins/\($0.directory)") },
+    ] + corePlugins.map { .target(name: $0.target, dependencies: ["PluginKit"], path: "Plugins/\($0.directory)") }
+        + fuzzTargets,
     swiftLanguageModes: [.v6]
 )
+
+/// Fuzzing (`scripts/fuzz`): only when `TOOLBRIDGE_FUZZ` is set, our parsers' modules get
+/// libFuzzer's coverage instrumentation and the `Fuzz` harness (which links libFuzzer) exists.
+/// `scripts/fuzz` builds in its own scratch path, so the normal build never changes.
+var fuzzing: Bool { Context.environment["TOOLBRIDGE_FUZZ"] != nil }
+
+var fuzzCoverage: [SwiftSetting] { fuzzing ? [.unsafeFlags(["-sanitize=fuzzer"])] : [] }
+
+var fuzzTargets: [Target] {
+    guard fuzzing else { return [] }
+    return [
+        .executableTarget(
+            name: "Fuzz", dependencies: ["API", "Host", "ToolBridgeJSON"], path: "Tests/Fuzz", exclude: ["corpus"],
+            swiftSettings: fuzzCoverage + [.unsafeFlags(["-parse-as-library"])],
+            linkerSettings: [.unsafeFlags(["-sanitize=fuzzer"])])
+    ]
+}
 
 /// The core plugins: each a dynamic library the host finds beside the executable after `swift build`.
 /// Nothing links them statically; the host only ever opens them with dlopen.

@@ -54,10 +54,29 @@ public struct ItemReference: Sendable, Equatable {
     public let uid: String
 }
 
-/// What a write wants stored, the parent that must be live when it lands, and the text the
-/// search index keeps for it (nil for a tombstone: deleted items never match).
+/// What a write wants stored, the parent that must be live when it lands, and what the server
+/// derives from the payload for the database: the search text and the tags (both nil for a
+/// tombstone: deleted items never match and are not counted).
 public struct ItemChange: Sendable {
     public var item: StoredItem
     public var requiredParent: ItemReference?
     public var search: SearchText?
+    /// The payload's string tags as a JSON array the server wrote, for insights; nil when there
+    /// are none. The database parses only this text, never a client's payload, so nothing a client
+    /// stores (a number like `1e1000000`, a `\u0000`) can make a later read fail.
+    public var tags: String?
+
+    init(item: StoredItem, requiredParent: ItemReference?, payload: JSONObject) {
+        self.item = item
+        self.requiredParent = requiredParent
+        guard item.deletedMs == nil else { return }
+        search = SearchText(payload: payload)
+        tags = Self.tags(in: payload)
+    }
+
+    /// PostgreSQL's JSON types cannot hold a NUL character, so a tag with one is not counted.
+    private static func tags(in payload: JSONObject) -> String? {
+        let tags = payload["tags"]?.arrayValue?.compactMap(\.stringValue).filter { !$0.contains("\u{0}") } ?? []
+        return tags.isEmpty ? nil : JSONValue.array(tags.map(JSONValue.string)).serialized
+    }
 }

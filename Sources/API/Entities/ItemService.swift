@@ -138,7 +138,8 @@ public struct ItemService: Sendable {
             if let deletedMs = current.deletedMs { throw Self.gone(kind, uid, deletedMs) }
             let now = ItemWrites.nextWriteTime(after: current)
             return try ItemWrites.makeChange(
-                kind: kind, uid: uid, fields: ItemWrites.parsePayload(current), version: current.version + 1,
+                kind: kind, uid: uid, fields: ItemWrites.parsePayload(current),
+                version: try ItemWrites.nextVersion(after: current),
                 updatedMs: now, clockMs: now, deletedMs: now)
         }
     }
@@ -160,8 +161,8 @@ public struct ItemService: Sendable {
             let fields = try transform(ItemWrites.parsePayload(current))
             let now = ItemWrites.nextWriteTime(after: current)
             return try ItemWrites.makeChange(
-                kind: kind, uid: uid, fields: fields, version: current.version + 1, updatedMs: now, clockMs: now,
-                deletedMs: nil)
+                kind: kind, uid: uid, fields: fields, version: try ItemWrites.nextVersion(after: current),
+                updatedMs: now, clockMs: now, deletedMs: nil)
         }
     }
 
@@ -173,7 +174,7 @@ public struct ItemService: Sendable {
             return ["uid": fields["uid"] ?? .null, "error": "uid must be a UUID string"]
         }
         guard let clockMs = Self.clock(fields["updatedTs"]) else {
-            return ["uid": .string(uid), "error": "updatedTs must be an RFC 3339 time or unix milliseconds"]
+            return ["uid": .string(uid), "error": .string(Self.clockRule)]
         }
         let isDeleted = fields["sync"]?["isDeleted"]?.boolValue ?? false
         do {
@@ -181,7 +182,7 @@ public struct ItemService: Sendable {
                 if let current, clockMs <= current.clockMs { return nil }
                 let now = ItemWrites.nextWriteTime(after: current)
                 return try ItemWrites.makeChange(
-                    kind: kind, uid: uid, fields: fields, version: (current?.version ?? 0) + 1, updatedMs: now,
+                    kind: kind, uid: uid, fields: fields, version: try ItemWrites.nextVersion(after: current), updatedMs: now,
                     clockMs: clockMs, deletedMs: isDeleted ? (current?.deletedMs ?? now) : nil)
             }
             guard let stored else { return ["uid": .string(uid), "error": "the item could not be stored"] }
@@ -196,13 +197,17 @@ public struct ItemService: Sendable {
         }
     }
 
+    /// The push's `updatedTs`: RFC 3339 text or whole unix milliseconds, within `Timestamp.range`.
     private static func clock(_ value: JSONValue?) -> Int64? {
         switch value {
         case .string(let text): Timestamp.parse(text)
-        case .number: value?.int64Value
+        case .number: value?.int64Value.flatMap { Timestamp.range.contains($0) ? $0 : nil }
         default: nil
         }
     }
+
+    private static let clockRule =
+        "updatedTs must be an RFC 3339 time or whole unix milliseconds, from \(Timestamp.format(milliseconds: Timestamp.earliest)) (\(Timestamp.earliest)) to \(Timestamp.format(milliseconds: Timestamp.latest)) (\(Timestamp.latest))"
 
     private static func notFound(_ kind: EntityKind, _ uid: String) -> APIError {
         .notFound("no \(kind.singular) with uid \(uid)")

@@ -17,11 +17,36 @@ enum ItemWrites {
 
     static func newUID() -> String { UUID().uuidString.lowercased() }
 
-    /// A write time strictly after the item's previous one, even when the clock has not moved.
+    /// A write time strictly after the item's previous one, even when the clock has not moved
+    /// (up to `Timestamp.latest`, which a stored time can only pass in a damaged database).
     static func nextWriteTime(after previous: StoredItem?) -> Int64 {
         let now = Timestamp.nowMilliseconds()
         guard let previous else { return now }
-        return max(now, previous.updatedMs + 1)
+        return max(now, min(previous.updatedMs, Timestamp.latest - 1) + 1)
+    }
+
+    /// The version a write to `current` gets: 1 for a new item, one more than the stored one otherwise.
+    static func nextVersion(after current: StoredItem?) throws(APIError) -> Int64 {
+        guard let current else { return 1 }
+        guard current.version < Int64.max else {
+            throw APIError(.conflict, "the \(current.uid) item's version cannot grow any further")
+        }
+        return current.version + 1
+    }
+
+    /// The most UTF-8 bytes a value copied into an indexed column (`status`), or compared with one
+    /// (a list filter), may have: PostgreSQL refuses a B-tree index entry over about 2,700 bytes, and the index also
+    /// holds the tenant (up to 128 bytes), the user (up to 256), the kind and the uid.
+    static let maximumIndexedBytes = 256
+
+    /// Refuses a value the indexed columns cannot hold: too long, or with a NUL character
+    /// (PostgreSQL text cannot hold one). `field` names it in the sentence.
+    static func checkIndexed(_ value: String, field: String) throws(APIError) {
+        guard value.utf8.count <= maximumIndexedBytes else {
+            throw .badRequest(
+                "\(field) is \(value.utf8.count) bytes long; at most \(maximumIndexedBytes) bytes are allowed (it is indexed)")
+        }
+        guard !value.utf8.contains(0) else { throw .badRequest("\(field) must not contain the NUL character (\\u0000)") }
     }
 
     /// The client's fields with server-maintained keys removed.
@@ -47,10 +72,11 @@ enum ItemWrites {
         if let deletedMs { sync["deletedAt"] = .string(Timestamp.format(milliseconds: deletedMs)) }
         payload["sync"] = .object(sync)
 
+        let status = payload["status"]?.stringValue
+        if let status { try checkIndexed(status, field: "status") }
         var item = StoredItem(
             uid: uid, version: version, updatedMs: updatedMs, deletedMs: deletedMs, clockMs: clockMs,
-            payload: JSONValue.object(payload).serialized,
-            status: payload["status"]?.stringValue)
+            payload: JSONValue.object(payload).serialized, status: status)
         var parent: ItemReference?
         if let rule = kind.parent {
             let reference = try parentReference(rule, in: payload)
@@ -58,8 +84,7 @@ enum ItemWrites {
             item.parentType = rule.typeKey.flatMap { payload[$0]?.stringValue }
             if deletedMs == nil { parent = reference }
         }
-        return ItemChange(
-            item: item, requiredParent: parent, search: deletedMs == nil ? SearchText(payload: payload) : nil)
+        return ItemChange(item: item, requiredParent: parent, payload: payload)
     }
 
     static func parentReference(_ rule: ParentRule, in payload: JSONObject) throws(APIError) -> ItemReference {

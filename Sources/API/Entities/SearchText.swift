@@ -8,9 +8,17 @@ public struct SearchText: Sendable, Equatable {
     static let titleKeys = ["title"]
     static let bodyKeys = ["content", "description", "tags"]
 
+    /// The most UTF-8 bytes of an item's text that are indexed (title first, then body); the item
+    /// itself is stored whole. PostgreSQL refuses a tsvector larger than 1 MB, and the densest text
+    /// measured ("ab-cd ef-gh …", where every hyphenated word adds three lexemes) grows about
+    /// 3.3 times into one: this many bytes always fit, so no write fails for being searchable.
+    /// Both databases index the same prefix, so they find the same items.
+    public static let maximumIndexedBytes = 200_000
+
     init(payload: JSONObject) {
-        title = Self.text(payload, Self.titleKeys)
-        body = Self.text(payload, Self.bodyKeys)
+        let title = Self.text(payload, Self.titleKeys)
+        self.title = Self.prefix(title, bytes: Self.maximumIndexedBytes)
+        body = Self.prefix(Self.text(payload, Self.bodyKeys), bytes: Self.maximumIndexedBytes - self.title.utf8.count)
     }
 
     /// The strings under `keys` (arrays of strings count, other values do not), space-separated.
@@ -25,5 +33,13 @@ public struct SearchText: Sendable, Equatable {
         }
         // PostgreSQL text cannot hold NUL, which JSON allows (`\u0000`); it separates words anyway.
         return parts.joined(separator: " ").replacing("\u{0}", with: " ")
+    }
+
+    /// The longest start of `text` that is at most `bytes` UTF-8 bytes and ends between two scalars.
+    static func prefix(_ text: String, bytes: Int) -> String {
+        guard text.utf8.count > bytes else { return text }
+        var end = text.utf8.index(text.utf8.startIndex, offsetBy: max(bytes, 0))
+        while end.samePosition(in: text.unicodeScalars) == nil { end = text.utf8.index(before: end) }
+        return String(text.unicodeScalars[..<end])
     }
 }

@@ -5,17 +5,31 @@ import Darwin
 #endif
 
 /// Milliseconds since the Unix epoch, and their RFC 3339 text (UTC, millisecond precision).
+///
+/// Valid times are those RFC 3339 can write: `0001-01-01T00:00:00.000Z` through
+/// `9999-12-31T23:59:59.999Z` (`range`). Inputs outside it are refused where they enter the API;
+/// `format` and `parse` never trap, whatever they are given.
 public enum Timestamp {
+    /// `0001-01-01T00:00:00.000Z`.
+    public static let earliest: Int64 = -62_135_596_800_000
+    /// `9999-12-31T23:59:59.999Z`.
+    public static let latest: Int64 = 253_402_300_799_999
+    public static let range = earliest...latest
+
+    private static let millisecondsPerDay: Int64 = 86_400_000
+
     public static func nowMilliseconds() -> Int64 {
         var spec = timespec()
         clock_gettime(CLOCK_REALTIME, &spec)
         return Int64(spec.tv_sec) * 1000 + Int64(spec.tv_nsec) / 1_000_000
     }
 
-    /// `2026-11-24T16:47:34.123Z` for the given milliseconds.
+    /// `2026-11-24T16:47:34.123Z` for the given milliseconds. A value outside `range` (only a
+    /// damaged database could hold one: every input is checked) is written as the nearest end.
     public static func format(milliseconds: Int64) -> String {
-        let days = floorDivide(milliseconds, 86_400_000)
-        let millisOfDay = milliseconds - days * 86_400_000
+        let clamped = min(max(milliseconds, earliest), latest)
+        let days = floorDivide(clamped, millisecondsPerDay)
+        let millisOfDay = clamped - days * millisecondsPerDay
         let (year, month, day) = civil(fromDays: days)
         let hour = millisOfDay / 3_600_000
         let minute = millisOfDay / 60_000 % 60
@@ -28,7 +42,9 @@ public enum Timestamp {
         return text
     }
 
-    /// Parses RFC 3339 (`YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)`) to milliseconds; nil when it is not that.
+    /// Parses RFC 3339 (`YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)`) to milliseconds; nil when it is
+    /// not that, names a day the month does not have, or falls outside `range` once its offset is
+    /// applied. Digits of the fraction after the third are ignored; a leap second (`:60`) is read as `:59`.
     public static func parse(_ text: String) -> Int64? {
         let bytes = Array(text.utf8)
         var index = 0
@@ -51,9 +67,9 @@ public enum Timestamp {
             expect("Tt "), let hour = number(2), expect(":"), let minute = number(2), expect(":"),
             let second = number(2)
         else { return nil }
-        guard (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second < 61 else {
-            return nil
-        }
+        guard (1...12).contains(month), day >= 1, day <= daysIn(month: month, year: year), hour < 24, minute < 60,
+            second < 61
+        else { return nil }
         var millis: Int64 = 0
         if index < bytes.count, bytes[index] == UInt8(ascii: ".") {
             index += 1
@@ -71,15 +87,27 @@ public enum Timestamp {
         } else if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") {
             let sign: Int64 = bytes[index] == UInt8(ascii: "-") ? -1 : 1
             index += 1
-            guard let offsetHours = number(2), expect(":"), let offsetMins = number(2) else { return nil }
+            guard let offsetHours = number(2), expect(":"), let offsetMins = number(2), offsetHours < 24,
+                offsetMins < 60
+            else { return nil }
             offsetMinutes = sign * (offsetHours * 60 + offsetMins)
         } else {
             return nil
         }
         guard index == bytes.count else { return nil }
+        // Every part is bounded above (a four-digit year), so none of this can overflow.
         let days = daysFromCivil(year: year, month: month, day: day)
         let seconds = days * 86_400 + hour * 3600 + minute * 60 + min(second, 59) - offsetMinutes * 60
-        return seconds * 1000 + millis
+        let result = seconds * 1000 + millis
+        return range.contains(result) ? result : nil
+    }
+
+    private static func daysIn(month: Int64, year: Int64) -> Int64 {
+        switch month {
+        case 2: year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) ? 29 : 28
+        case 4, 6, 9, 11: 30
+        default: 31
+        }
     }
 
     private static func pad(_ value: Int64, _ width: Int) -> String {
@@ -87,8 +115,10 @@ public enum Timestamp {
         return digits.count >= width ? digits : String(repeating: "0", count: width - digits.count) + digits
     }
 
+    /// Rounds toward negative infinity, for every value (no intermediate can overflow).
     private static func floorDivide(_ value: Int64, _ divisor: Int64) -> Int64 {
-        value >= 0 ? value / divisor : (value - divisor + 1) / divisor
+        let quotient = value / divisor
+        return value % divisor < 0 ? quotient - 1 : quotient
     }
 
     // Howard Hinnant's days-from-civil algorithms, proleptic Gregorian calendar.

@@ -16,8 +16,11 @@ public struct SearchExpression: Sendable, Equatable {
     public static let maximumWordLength = 100
 
     public static func parse(_ text: String) throws(APIError) -> SearchExpression {
-        guard text.count <= maximumLength else {
-            throw .badRequest("the query is \(text.count) characters long; the limit is \(maximumLength)")
+        // Lengths count Unicode scalars, not grapheme clusters: one cluster can hold any number of
+        // scalars, and the engines limit words by their bytes (PostgreSQL: 2,047).
+        let length = text.unicodeScalars.count
+        guard length <= maximumLength else {
+            throw .badRequest("the query is \(length) characters long; the limit is \(maximumLength)")
         }
         var expression = SearchExpression(groups: [], excluded: [])
         var wordCount = 0
@@ -40,15 +43,16 @@ public struct SearchExpression: Sendable, Equatable {
                 // `-"a phrase"`: the minus is a token of its own, and negates the next one.
                 if text.isEmpty { continue }
             }
-            let words = text.lowercased().split { !($0.isLetter || $0.isNumber) }.map(String.init)
+            let words = text.lowercased().unicodeScalars.split { !Self.isWordScalar($0) }
+                .map { String(String.UnicodeScalarView($0)) }
             defer {
                 negates = false
                 if !words.isEmpty { joinsPrevious = false }
             }
             guard !words.isEmpty else { continue }
-            if let long = words.first(where: { $0.count > maximumWordLength }) {
+            if let long = words.first(where: { $0.unicodeScalars.count > maximumWordLength }) {
                 throw .badRequest(
-                    "the query has a word of \(long.count) characters; words may be at most \(maximumWordLength)")
+                    "the query has a word of \(long.unicodeScalars.count) characters; words may be at most \(maximumWordLength)")
             }
             wordCount += words.count
             guard wordCount <= maximumWords else {
@@ -72,23 +76,35 @@ public struct SearchExpression: Sendable, Equatable {
         return expression
     }
 
+    /// Letters, digits and combining marks make words; every other scalar separates them. Words
+    /// are read scalar by scalar, not by grapheme cluster: a cluster can hold a quote behind a
+    /// letter (U+0D4E followed by `'` is one `Character`), and no quote may reach a query.
+    static func isWordScalar(_ scalar: Unicode.Scalar) -> Bool {
+        let properties = scalar.properties
+        if properties.isAlphabetic { return true }
+        switch properties.generalCategory {
+        case .decimalNumber, .letterNumber, .otherNumber, .nonspacingMark, .spacingMark, .enclosingMark: return true
+        default: return false
+        }
+    }
+
     /// Whitespace-separated tokens, a double-quoted phrase being one token.
     private static func tokens(_ text: String) throws(APIError) -> [(text: String, quoted: Bool)] {
         var tokens: [(text: String, quoted: Bool)] = []
-        var current = ""
+        var current = String.UnicodeScalarView()
         var inQuotes = false
         func flush(quoted: Bool) {
-            if !current.isEmpty || quoted { tokens.append((current, quoted)) }
-            current = ""
+            if !current.isEmpty || quoted { tokens.append((String(current), quoted)) }
+            current = String.UnicodeScalarView()
         }
-        for character in text {
-            if character == "\"" {
+        for scalar in text.unicodeScalars {
+            if scalar == "\"" {
                 flush(quoted: inQuotes)
                 inQuotes.toggle()
-            } else if !inQuotes, character.isWhitespace {
+            } else if !inQuotes, scalar.properties.isWhitespace {
                 flush(quoted: false)
             } else {
-                current.append(character)
+                current.append(scalar)
             }
         }
         guard !inQuotes else { throw .badRequest("the query opens a quoted phrase (\") that it never closes") }

@@ -80,19 +80,23 @@ struct APIRoutes: Sendable {
         }
     }
 
+    /// The session named by `X-Sync-Session`. Sessions are UUIDs; anything else cannot name one,
+    /// so it is answered like an unknown session without asking the database.
     private func sessionID(_ request: Request) throws -> String {
         guard let id = request.headers[.syncSession]?.trimmingWhitespace(), !id.isEmpty else {
             throw APIError.sessionRequired(
                 "X-Sync-Session header is required: create a session with POST /v1/sync/sessions")
         }
-        return id
+        guard let uid = ItemWrites.canonicalUID(id) else { throw Self.unknownSession }
+        return uid
     }
+
+    private static let unknownSession = APIError.sessionRequired(
+        "the sync session is unknown or expired: create a new one")
 
     /// A session must exist, be unexpired and belong to the caller in the caller's tenant.
     private func check(_ session: SyncSession?, _ caller: Caller) throws {
-        guard let session, session.expiresMs > Timestamp.nowMilliseconds() else {
-            throw APIError.sessionRequired("the sync session is unknown or expired: create a new one")
-        }
+        guard let session, session.expiresMs > Timestamp.nowMilliseconds() else { throw Self.unknownSession }
         guard session.userID == caller.user, session.tenant == caller.tenant else {
             throw APIError.forbidden("the sync session belongs to another user or tenant")
         }
@@ -103,7 +107,7 @@ struct APIRoutes: Sendable {
         var filters: [(field: IndexedField, value: String)] = []
         for filter in kind.filters {
             if let value = request.uri.queryParameters.get(filter.name) {
-                filters.append((filter.field, value))
+                filters.append((filter.field, try RequestParsing.filterValue(value, filter)))
             }
         }
         let limit = try RequestParsing.limit(request)
@@ -153,7 +157,7 @@ struct APIRoutes: Sendable {
         let now = Timestamp.nowMilliseconds()
         let session = SyncSession(
             id: ItemWrites.newUID(), tenant: caller.tenant, userID: caller.user, createdMs: now,
-            expiresMs: now + sessionTTLSeconds * 1000)
+            expiresMs: Self.adding(seconds: sessionTTLSeconds, to: now))
         try await store.createSession(session)
         let epoch = try await store.epochState(caller.scope).epoch
         var headers = HTTPFields()
@@ -163,9 +167,11 @@ struct APIRoutes: Sendable {
 
     private func ownSession(_ request: Request, _ context: APIRequestContext, delete: Bool) async throws -> Response {
         let caller = try await authenticator.caller(request.headers)
-        let id = context.parameters.get("id") ?? ""
-        guard let session = try await store.session(id: id), session.expiresMs > Timestamp.nowMilliseconds() else {
-            throw APIError.notFound("no sync session '\(id)' (unknown or expired)")
+        let text = context.parameters.get("id") ?? ""
+        guard let id = ItemWrites.canonicalUID(text), let session = try await store.session(id: id),
+            session.expiresMs > Timestamp.nowMilliseconds()
+        else {
+            throw APIError.notFound("no sync session '\(text)' (unknown or expired)")
         }
         guard session.userID == caller.user, session.tenant == caller.tenant else {
             throw APIError.forbidden("the sync session belongs to another user or tenant")
@@ -176,6 +182,13 @@ struct APIRoutes: Sendable {
         }
         let epoch = try await store.epochState(caller.scope).epoch
         return Response.json(Self.sessionJSON(session, epoch: epoch))
+    }
+
+    /// `milliseconds` plus `seconds`, at most `Timestamp.latest` (the TTL is the operator's number).
+    private static func adding(seconds: Int64, to milliseconds: Int64) -> Int64 {
+        let (span, spanOverflow) = seconds.multipliedReportingOverflow(by: 1000)
+        let (sum, sumOverflow) = milliseconds.addingReportingOverflow(span)
+        return spanOverflow || sumOverflow ? Timestamp.latest : min(sum, Timestamp.latest)
     }
 
     private static func sessionJSON(_ session: SyncSession, epoch: Int64) -> String {

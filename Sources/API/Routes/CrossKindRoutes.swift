@@ -23,14 +23,15 @@ extension APIRoutes {
         let hits = try await store.search(caller.scope, query)
         let shown = hits.prefix(limit)
         var body = "{\"items\":[" + shown.map(Self.hitJSON).joined(separator: ",") + "]"
-        if hits.count > limit {
+        if hits.count > limit, offset + limit <= RequestParsing.maximumOffset {
             body += ",\"nextCursor\":\"" + RequestParsing.offsetCursor(offset + limit) + "\""
         }
         return Response.json(body + "}")
     }
 
     private static func hitJSON(_ hit: SearchHit) -> String {
-        let score = (hit.score * 1_000_000).rounded() / 1_000_000
+        // JSON has no NaN or infinity; an engine's odd score ranks last rather than breaking the answer.
+        let score = hit.score.isFinite ? (hit.score * 1_000_000).rounded() / 1_000_000 : 0
         return "{\"kind\":\"\(hit.kind.name)\",\"score\":\(score),\"snippet\":"
             + JSONValue.string(hit.snippet).serialized + ",\"item\":" + hit.item.json + "}"
     }
@@ -165,8 +166,8 @@ struct BatchPlan {
                 references[name] = operation.uid
             }
         case "update", "patch":
-            guard spec["ifMatch"] == nil || spec["ifMatch"]?.int64Value != nil else {
-                throw .badRequest("ifMatch must be a whole number (an item version)")
+            guard spec["ifMatch"] == nil || (spec["ifMatch"]?.int64Value ?? 0) >= 1 else {
+                throw .badRequest("ifMatch must be an item version: a whole number from 1 to \(Int64.max)")
             }
             operation = try items.updateOperation(
                 kind, uid: try uid(spec), fields: try fields(spec), merge: op == "patch",

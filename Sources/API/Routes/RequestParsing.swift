@@ -1,9 +1,12 @@
 import Hummingbird
+import NIOCore
 
 /// Reading requests the same way on every endpoint, with errors that say what was wrong.
 struct RequestParsing {
     let maxBodyBytes: Int
 
+    /// The body as JSON, however it arrives: a declared `Content-Length` over the limit is refused
+    /// before reading, and a chunked body as soon as its bytes pass the limit.
     func jsonBody(_ request: Request) async throws -> JSONValue {
         if let length = request.headers[.contentLength].flatMap(Int.init), length > maxBodyBytes {
             throw tooLarge
@@ -11,6 +14,8 @@ struct RequestParsing {
         let buffer: ByteBuffer
         do {
             buffer = try await request.body.collect(upTo: maxBodyBytes)
+        } catch is NIOTooManyBytesError {
+            throw tooLarge
         } catch let error as HTTPError where error.status == .contentTooLarge {
             throw tooLarge
         }
@@ -104,11 +109,19 @@ struct RequestParsing {
         return value
     }
 
+    /// The furthest a search can page: results are ranked per request, so deep offsets only cost.
+    static let maximumOffset = 100_000
+
     /// The position a search page starts at; results are ranked per request, so the cursor is an offset.
     static func offsetCursor(_ request: Request) throws -> Int {
         guard let text = request.uri.queryParameters.get("cursor"), !text.isEmpty else { return 0 }
+        return try offset(fromCursor: text)
+    }
+
+    /// The offset in a search cursor (base64url of `o<offset>`), from 0 to `maximumOffset`.
+    static func offset(fromCursor text: String) throws(APIError) -> Int {
         guard let bytes = Base64URL.decode(text), let decoded = String(validating: bytes, as: UTF8.self),
-            decoded.hasPrefix("o"), let offset = Int(decoded.dropFirst()), offset >= 0
+            decoded.hasPrefix("o"), let offset = Int(decoded.dropFirst()), (0...maximumOffset).contains(offset)
         else { throw invalidCursor }
         return offset
     }
@@ -119,6 +132,12 @@ struct RequestParsing {
 
     static func cursor(_ request: Request) throws -> (updatedMs: Int64, uid: String)? {
         guard let text = request.uri.queryParameters.get("cursor"), !text.isEmpty else { return nil }
+        return try position(fromCursor: text)
+    }
+
+    /// The list position in a cursor (base64url of `ms|uid`): any int64 and a UUID. The time is
+    /// only compared with stored ones, so no value can overflow anything.
+    static func position(fromCursor text: String) throws(APIError) -> (updatedMs: Int64, uid: String) {
         guard let bytes = Base64URL.decode(text), let decoded = String(validating: bytes, as: UTF8.self) else {
             throw invalidCursor
         }
@@ -135,15 +154,27 @@ struct RequestParsing {
 
     private static let invalidCursor = APIError.badRequest("cursor is not valid: pass back a nextCursor unchanged")
 
-    /// `If-Match: "3"`, `3` or `W/"3"`; nil when absent.
+    /// `If-Match: "3"`, `3` or `W/"3"`; nil when absent. Versions start at 1.
     static func ifMatch(_ request: Request) throws -> Int64? {
         guard let text = request.headers[.ifMatch] else { return nil }
         var value = Substring(text.trimmingWhitespace())
         if value.hasPrefix("W/") { value = value.dropFirst(2) }
         if value.hasPrefix("\""), value.hasSuffix("\""), value.count >= 2 { value = value.dropFirst().dropLast() }
-        guard let version = Int64(value) else {
-            throw APIError.badRequest("If-Match must be an item version such as \"3\", not '\(text)'")
+        guard let version = Int64(value), version >= 1 else {
+            throw APIError.badRequest(
+                "If-Match must be an item version from 1 to \(Int64.max), such as \"3\", not '\(text)'")
         }
         return version
+    }
+
+    /// A list filter's value, checked as the column it is compared with holds values: a uid
+    /// filter (`parentUid`, `chatUid`) must be a UUID; a text filter must fit the index.
+    static func filterValue(_ value: String, _ filter: ListFilter) throws(APIError) -> String {
+        guard filter.field == .parentUID else {
+            try ItemWrites.checkIndexed(value, field: filter.name)
+            return value
+        }
+        guard let uid = ItemWrites.canonicalUID(value) else { throw .badRequest("\(filter.name) must be a UUID") }
+        return uid
     }
 }

@@ -17,19 +17,21 @@ struct SQLItemStore<Database: SQLDatabase>: ItemStore {
             ))
             let applied = Set(try await connection.rows(SQLStatement("SELECT version FROM toolbridge_migrations"))
                 .compactMap { $0.first?.integer })
+            var reindex = false
             for migration in Schema.migrations where !applied.contains(migration.version) {
                 for statement in migration.statements(for: database.dialect) {
                     try await connection.execute(SQLStatement(statement))
                 }
-                if migration.indexesExistingItems { try await indexExistingItems(connection) }
+                reindex = reindex || migration.indexesExistingItems
                 try await connection.execute(SQLStatement(
                     "INSERT INTO toolbridge_migrations (version, applied_ms) VALUES ($1, $2)",
                     [.integer(migration.version), .integer(Timestamp.nowMilliseconds())]))
             }
+            if reindex { try await indexExistingItems(connection) }
         }
     }
 
-    /// Stores every live item again with its search text, for items written before search existed.
+    /// Stores every live item again with its derived columns, for items written before they existed.
     private func indexExistingItems(_ connection: any SQLConnection) async throws {
         let rows = try await connection.rows(SQLStatement(
             "SELECT tenant_id, owner_id, kind, \(ItemColumns.list) FROM items WHERE deleted_ms IS NULL"))
@@ -37,8 +39,7 @@ struct SQLItemStore<Database: SQLDatabase>: ItemStore {
             guard let tenant = row[0].text, let owner = row[1].text, let kind = row[2].text.flatMap(EntityKind.named),
                 let item = ItemColumns.item(from: Array(row[3...]))
             else { continue }
-            let change = ItemChange(
-                item: item, requiredParent: nil, search: SearchText(payload: ItemWrites.parsePayload(item)))
+            let change = ItemChange(item: item, requiredParent: nil, payload: ItemWrites.parsePayload(item))
             try await connection.execute(upsert(Scope(tenant: tenant, owner: owner), kind, change))
         }
     }
@@ -91,6 +92,7 @@ struct SQLItemStore<Database: SQLDatabase>: ItemStore {
             .text(item.uid), .integer(item.version), .integer(item.updatedMs), SQLValue(item.deletedMs),
             .integer(item.clockMs), .text(item.payload), SQLValue(item.status), SQLValue(item.parentUID),
             SQLValue(item.parentType), SQLValue(change.search?.title), SQLValue(change.search?.body),
+            SQLValue(change.tags),
         ]
         switch database.dialect {
         case .postgres:
@@ -204,23 +206,17 @@ struct SQLItemStore<Database: SQLDatabase>: ItemStore {
         var tags = owned
         let tagLimit = tags.bind(.integer(Int64(query.tagLimit)))
         switch database.dialect {
+        // `tags` is the server's own JSON array of strings (see `ItemChange.tags`), never the payload.
         case .postgres:
-            // PostgreSQL's JSON types refuse a document with `\u0000` anywhere; such items are left
-            // out of the tag counts rather than failing them.
-            let nul = tags.bind(.text("\\u0000"))
             tags.sql = """
-                SELECT tag #>> '{}', COUNT(*) FROM items,
-                    jsonb_array_elements(CASE WHEN jsonb_typeof(payload::jsonb -> 'tags') = 'array'
-                                              THEN payload::jsonb -> 'tags' ELSE '[]'::jsonb END) AS t(tag)
-                WHERE \(owned.sql) AND deleted_ms IS NULL AND strpos(payload, \(nul)) = 0
-                  AND jsonb_typeof(tag) = 'string'
+                SELECT t.tag, COUNT(*) FROM items, jsonb_array_elements_text(items.tags::jsonb) AS t(tag)
+                WHERE \(owned.sql) AND deleted_ms IS NULL AND items.tags IS NOT NULL
                 GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT \(tagLimit)
                 """
         case .sqlite:
             tags.sql = """
-                SELECT t.value, COUNT(*) FROM items, json_each(items.payload, '$.tags') AS t
-                WHERE \(owned.sql) AND deleted_ms IS NULL AND json_type(items.payload, '$.tags') = 'array'
-                  AND t.type = 'text'
+                SELECT t.value, COUNT(*) FROM items, json_each(items.tags) AS t
+                WHERE \(owned.sql) AND deleted_ms IS NULL AND items.tags IS NOT NULL
                 GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT \(tagLimit)
                 """
         }
@@ -360,15 +356,15 @@ private struct SQLItemWriter<Database: SQLDatabase>: ItemWriter {
     }
 }
 
-/// The upsert of an item and its search text, one text per database, built once. PostgreSQL
-/// builds the tsvector from binds 15 and 16, the text lowercased by the store (its own lowercasing
-/// follows the database locale, often C). SQLite gives a new row the next `search_id`, which its
+/// The upsert of an item, its search text and its tags, one text per database, built once.
+/// PostgreSQL builds the tsvector from binds 16 and 17, the text lowercased by the store (its own
+/// lowercasing follows the database locale, often C). SQLite gives a new row the next `search_id`, which its
 /// FTS5 triggers key the index by; a row keeps its id, and rows older than the search migration
 /// get theirs when reindexed.
 private enum ItemUpsert {
     static let postgres = sql(
         column: "search_vector",
-        value: "setweight(to_tsvector('simple', $15), 'A') || setweight(to_tsvector('simple', $16), 'B')",
+        value: "setweight(to_tsvector('simple', $16), 'A') || setweight(to_tsvector('simple', $17), 'B')",
         update: "search_vector = excluded.search_vector")
     static let sqlite = sql(
         column: "search_id", value: "(SELECT COALESCE(MAX(search_id), 0) + 1 FROM items)",
@@ -377,13 +373,14 @@ private enum ItemUpsert {
     private static func sql(column: String, value: String, update: String) -> String {
         """
         INSERT INTO items (tenant_id, owner_id, kind, uid, version, updated_ms, deleted_ms, clock_ms,
-                           payload, status, parent_uid, parent_type, search_title, search_body, \(column))
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, \(value))
+                           payload, status, parent_uid, parent_type, search_title, search_body, tags, \(column))
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, \(value))
         ON CONFLICT (tenant_id, owner_id, kind, uid) DO UPDATE SET
             version = excluded.version, updated_ms = excluded.updated_ms, deleted_ms = excluded.deleted_ms,
             clock_ms = excluded.clock_ms, payload = excluded.payload, status = excluded.status,
             parent_uid = excluded.parent_uid, parent_type = excluded.parent_type,
-            search_title = excluded.search_title, search_body = excluded.search_body, \(update)
+            search_title = excluded.search_title, search_body = excluded.search_body, tags = excluded.tags,
+            \(update)
         """
     }
 }

@@ -7,7 +7,9 @@ enum Schema {
         let statements: [String]
         var postgres: [String] = []
         var sqlite: [String] = []
-        /// Set when the version adds search columns that rows written before it must fill.
+        /// Set when the version adds columns derived from the payload (search text, tags) that rows
+        /// written before it must fill. They are filled once, after the last pending version, by
+        /// the current upsert (which writes every derived column).
         var indexesExistingItems = false
 
         func statements(for dialect: SQLDialect) -> [String] {
@@ -104,5 +106,9 @@ enum Schema {
                 """,
             ],
             indexesExistingItems: true),
+        // Tags for insights, as a JSON array of strings the server writes. Insights used to read
+        // them from the payload in the database, which fails for every item of the user once one
+        // payload holds a value PostgreSQL's jsonb refuses (a number like 1e1000000, `\u0000`).
+        Migration(version: 3, statements: ["ALTER TABLE items ADD COLUMN tags TEXT"], indexesExistingItems: true),
     ]
 }
