@@ -33,7 +33,9 @@ let package = Package(
             swiftSettings: fuzzCoverage
         ),
         .target(name: "PluginABI"),
-        .target(name: "PluginKit", dependencies: ["PluginABI", "ToolBridgeJSON"]),
+        // The entity kinds described once, for the API, PluginKit, the core plugins and the tests.
+        .target(name: "EntityKinds"),
+        .target(name: "PluginKit", dependencies: ["PluginABI", "ToolBridgeJSON", "EntityKinds"]),
         .target(
             name: "Host",
             dependencies: [
@@ -57,6 +59,7 @@ let package = Package(
             name: "API",
             dependencies: [
                 "ToolBridgeJSON",
+                "EntityKinds",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -124,9 +127,9 @@ let package = Package(
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]
         ),
-        .testTarget(name: "PluginKitTests", dependencies: ["PluginKit"]),
+        .testTarget(name: "PluginKitTests", dependencies: ["PluginKit", "EntityKinds"]),
         .testTarget(name: "ToolBridgeJSONTests", dependencies: ["ToolBridgeJSON"]),
-    ] + corePlugins.map { .target(name: $0.target, dependencies: ["PluginKit"], path: "Plugins/\($0.directory)") }
+    ] + corePlugins.map { .target(name: $0.target, dependencies: ["PluginKit", "EntityKinds"], path: "Plugins/\($0.directory)") }
         + fuzzTargets,
     swiftLanguageModes: [.v6]
 )

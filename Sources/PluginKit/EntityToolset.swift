@@ -1,49 +1,22 @@
-/// A field of an entity kind as a tool parameter: its snake_case argument name, the payload
-/// key it is stored under, and its JSON schema.
-public struct EntityField: Sendable {
-    public let name: String
-    public let key: String
-    public let schema: JSONValue
+import EntityKinds
 
-    public init(_ name: String, key: String? = nil, _ schema: JSONValue) {
-        self.name = name
-        self.key = key ?? name
-        self.schema = schema
-    }
-}
-
-/// One entity kind described as data, turned into its eight tools: list, get, create, update,
-/// patch, delete, archive and process. The five core plugins are each one of these.
+/// An entity kind's eight tools: list, get, create, update, patch, delete, archive and process,
+/// generated from its description (`EntityKind`, shared with the API). Each of the five core
+/// plugins is one of these.
 public struct EntityToolset: Sendable {
-    /// The API path segment and plural tool suffix (`notes`, `chat_messages`).
-    public let plural: String
-    /// The singular tool suffix and display name (`note`, `chat_message`).
-    public let singular: String
-    /// Fields create and update accept.
-    public let fields: [EntityField]
-    /// Argument names create requires.
-    public let requiredOnCreate: [String]
-    /// List filters.
-    public let filters: [EntityField]
-    /// The kind's process actions.
-    public let actions: [String]
+    public let kind: EntityKind
 
-    public init(
-        plural: String, singular: String, fields: [EntityField], requiredOnCreate: [String] = [],
-        filters: [EntityField] = [], actions: [String]
-    ) {
-        self.plural = plural
-        self.singular = singular
-        self.fields = fields
-        self.requiredOnCreate = requiredOnCreate
-        self.filters = filters
-        self.actions = actions
+    public init(_ kind: EntityKind) {
+        self.kind = kind
     }
 
-    public func plugin(name: String, version: String = "1.0.0", description: String) -> PluginDefinition {
-        PluginDefinition(name: name, version: version, description: description, tools: tools)
+    /// The kind's plugin: named after the kind, with the kind's description.
+    public var plugin: PluginDefinition {
+        PluginDefinition(name: kind.name, version: "1.0.0", description: kind.pluginDescription, tools: tools)
     }
 
+    private var plural: String { kind.name }
+    private var singular: String { kind.singular }
     private var label: String { singular.split(separator: "_").joined(separator: " ") }
     private var labels: String { plural.split(separator: "_").joined(separator: " ") }
 
@@ -59,8 +32,8 @@ public struct EntityToolset: Sendable {
             "cursor": ["type": "string", "description": "nextCursor from the previous page."],
             "include_deleted": ["type": "boolean", "description": "Also list deleted \(labels)."],
         ]
-        for filter in filters { properties[filter.name] = filter.schema }
-        let filters = self.filters
+        for filter in kind.filterArguments { properties[filter.argument] = filter.schema }
+        let filters = kind.filterArguments
         let plural = self.plural
         return Tool(
             name: "list_\(plural)", title: "List \(labels)",
@@ -73,7 +46,7 @@ public struct EntityToolset: Sendable {
             if let cursor = arguments["cursor"]?.stringValue { query.append(("cursor", cursor)) }
             if arguments["include_deleted"] == true { query.append(("includeDeleted", "true")) }
             for filter in filters {
-                if let value = arguments[filter.name]?.stringValue { query.append((filter.key, value)) }
+                if let value = arguments[filter.argument]?.stringValue { query.append((filter.key, value)) }
             }
             return try context.request("GET", "/v1/\(plural)" + QueryString.encode(query)).result()
         }
@@ -100,7 +73,7 @@ public struct EntityToolset: Sendable {
 
     private var fieldProperties: JSONObject {
         var properties = JSONObject()
-        for field in fields { properties[field.name] = field.schema }
+        for field in kind.fields { properties[field.argument] = field.schema }
         properties["additional_fields"] = [
             "type": "object", "description": "Any other fields to store on the \(label), as they should appear.",
         ]
@@ -110,18 +83,19 @@ public struct EntityToolset: Sendable {
     /// The payload a create or update sends: `additional_fields`, then the named fields over them.
     private func payload(_ arguments: JSONObject) -> JSONValue {
         var payload = arguments["additional_fields"]?.objectValue ?? [:]
-        for field in fields {
-            if let value = arguments[field.name], value != .null { payload[field.key] = value }
+        for field in kind.fields {
+            if let value = arguments[field.argument], value != .null { payload[field.key] = value }
         }
         return .object(payload)
     }
 
     private var createTool: Tool {
         let toolset = self
+        let required = kind.fields.filter(\.requiredOnCreate).map(\.argument)
         return Tool(
             name: "create_\(singular)", title: "Create a \(label)",
             description: "Creates a \(label) and returns it with its uid and version.",
-            inputSchema: Tool.inputSchema(fieldProperties, required: requiredOnCreate), outputSchema: Self.itemSchema,
+            inputSchema: Tool.inputSchema(fieldProperties, required: required), outputSchema: Self.itemSchema,
             annotations: ["readOnlyHint": false, "destructiveHint": false, "idempotentHint": false, "openWorldHint": false]
         ) { arguments, context throws(ToolError) in
             try context.request("POST", "/v1/\(toolset.plural)", body: toolset.payload(arguments)).result()
@@ -195,6 +169,7 @@ public struct EntityToolset: Sendable {
 
     private var processTool: Tool {
         let plural = self.plural
+        let actions = kind.actions.map(\.name)
         return Tool(
             name: "process_\(singular)", title: "Act on a \(label)",
             description: "Applies an action to a \(label): \(actions.joined(separator: ", ")).",
@@ -266,5 +241,28 @@ public struct EntityToolset: Sendable {
 
     static func ifMatch(_ arguments: JSONObject) -> String? {
         arguments["if_match"]?.int64Value.map(String.init)
+    }
+}
+
+extension EntityField {
+    /// The argument's JSON schema: its type, then its description.
+    var schema: JSONValue {
+        var schema = type.schema
+        if let description { schema["description"] = .string(description) }
+        return .object(schema)
+    }
+}
+
+extension FieldType {
+    var schema: JSONObject {
+        switch self {
+        case .string: ["type": "string"]
+        case .integer: ["type": "integer"]
+        case .number: ["type": "number"]
+        case .boolean: ["type": "boolean"]
+        case .object: ["type": "object"]
+        case .array(let items): ["type": "array", "items": .object(items.schema)]
+        case .oneOf(let values): ["type": "string", "enum": .array(values.map(JSONValue.string))]
+        }
     }
 }

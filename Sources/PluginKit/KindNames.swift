@@ -1,5 +1,7 @@
+import EntityKinds
+
 /// The API's kind names (`GET /v1/sync/info` lists them), for tools whose arguments name kinds.
-public let apiKindNames: [JSONValue] = ["notes", "tasks", "comments", "chats", "chat_messages"]
+public let apiKindNames: [JSONValue] = EntityKind.all.map { .string($0.name) }
 
 /// The optional `kinds` argument of tools that work across kinds (search, insights).
 public enum KindsArgument {

@@ -9,36 +9,38 @@ struct CoreToolTests {
     /// What each kind's tools need: create arguments (given the uids of a note and a chat to hang
     /// children on), a list filter that must find the item, and payload checks after create.
     struct KindCase: Sendable {
-        let plural: String
-        let singular: String
+        let kind: EntityKind
         let create: @Sendable (_ note: String, _ chat: String) -> JSONObject
         let filter: @Sendable (_ note: String, _ chat: String) -> JSONObject
         let stored: [String: JSONValue]
         let action: String
         let actionEffect: (String, JSONValue)
+
+        var plural: String { kind.name }
+        var singular: String { kind.singular }
     }
 
     static let cases: [KindCase] = [
         KindCase(
-            plural: "notes", singular: "note", create: { _, _ in ["title": "Plan", "content": "Body", "tags": ["a"]] },
+            kind: .notes, create: { _, _ in ["title": "Plan", "content": "Body", "tags": ["a"]] },
             filter: { _, _ in [:] }, stored: ["title": "Plan", "tags": ["a"]], action: "pin",
             actionEffect: ("pinned", true)),
         KindCase(
-            plural: "tasks", singular: "task",
+            kind: .tasks,
             create: { _, _ in ["title": "Ship", "status": "open", "due_date": "2026-12-01", "priority": "high"] },
             filter: { _, _ in ["status": "open"] }, stored: ["dueDate": "2026-12-01", "priority": "high"],
             action: "complete", actionEffect: ("done", true)),
         KindCase(
-            plural: "comments", singular: "comment",
+            kind: .comments,
             create: { note, _ in ["content": "Nice", "parent_type": "note", "parent_uid": .string(note)] },
             filter: { note, _ in ["parent_uid": .string(note), "parent_type": "note"] },
             stored: ["parentType": "note", "content": "Nice"], action: "resolve", actionEffect: ("status", "resolved")),
         KindCase(
-            plural: "chats", singular: "chat", create: { _, _ in ["title": "Support", "description": "d"] },
+            kind: .chats, create: { _, _ in ["title": "Support", "description": "d"] },
             filter: { _, _ in [:] }, stored: ["title": "Support"], action: "resolve",
             actionEffect: ("status", "resolved")),
         KindCase(
-            plural: "chat_messages", singular: "chat_message",
+            kind: .chatMessages,
             create: { _, chat in ["chat_uid": .string(chat), "content": "hi", "role": "user"] },
             filter: { _, chat in ["chat_uid": .string(chat)] }, stored: ["role": "user", "content": "hi"],
             action: "mark_read", actionEffect: ("read", true)),
@@ -46,7 +48,7 @@ struct CoreToolTests {
 
     /// The entity plugins' tools: the 40 of the SPEC.
     static var entityTools: [ToolDefinition] {
-        let entityPlugins: Set = ["notes", "tasks", "comments", "chats", "chat_messages"]
+        let entityPlugins = Set(EntityKind.all.map(\.name))
         return builtPlugins.plugins.filter { entityPlugins.contains($0.name) }.flatMap(\.tools)
     }
 
@@ -55,12 +57,12 @@ struct CoreToolTests {
         #expect(builtPlugins.refusals.isEmpty, "\(builtPlugins.refusals)")
         #expect(
             Set(builtPlugins.plugins.map(\.name))
-                == ["notes", "tasks", "comments", "chats", "chat_messages", "status", "search", "batch", "insights"])
+                == Set(EntityKind.all.map(\.name)).union(["status", "search", "batch", "insights"]))
         #expect(builtPlugins.plugins.first { $0.name == "status" }?.tools.map(\.name) == ["whoami"])
         let names = Set(Self.entityTools.map(\.name))
         var expected: Set<String> = []
-        for kind in Self.cases {
-            expected.insert("list_\(kind.plural)")
+        for kind in EntityKind.all {
+            expected.insert("list_\(kind.name)")
             for verb in ["get", "create", "update", "patch", "delete", "archive", "process"] {
                 expected.insert("\(verb)_\(kind.singular)")
             }
@@ -86,6 +88,11 @@ struct CoreToolTests {
         #expect(process.definition["inputSchema"]?["properties"]?["action"]?["enum"] == ["start", "complete", "reopen"])
         let create = try #require(builtPlugins.plugins.flatMap(\.tools).first { $0.name == "create_comment" })
         #expect(create.definition["inputSchema"]?["required"] == ["content", "parent_type", "parent_uid"])
+    }
+
+    @Test("every kind has a case in the test that calls all 40 tools")
+    func everyKindHasACase() {
+        #expect(Self.cases.map(\.kind.name) == EntityKind.all.map(\.name))
     }
 
     @Test("all 40 tools work through dlopen'd plugins against a running API", arguments: StoreKind.allCases)

@@ -1,3 +1,4 @@
+import EntityKinds
 import PluginABI
 import Testing
 
@@ -59,10 +60,14 @@ struct ArgumentCheckTests {
 @Suite("Entity toolset")
 struct EntityToolsetTests {
     let toolset = EntityToolset(
-        plural: "chat_messages", singular: "chat_message",
-        fields: [EntityField("chat_uid", key: "chatUid", ["type": "string"]), EntityField("content", ["type": "string"])],
-        requiredOnCreate: ["chat_uid"], filters: [EntityField("chat_uid", key: "chatUid", ["type": "string"])],
-        actions: ["mark_read"])
+        EntityKind(
+            name: "chat_messages", singular: "chat_message", pluginDescription: "d",
+            fields: [
+                EntityField("chat_uid", key: "chatUid", .string, requiredOnCreate: true), EntityField("content", .string),
+            ],
+            filters: [ListFilter("chatUid", .parentUID)],
+            filterArguments: [EntityField("chat_uid", key: "chatUid", .string)],
+            actions: [ProcessAction("mark_read", sets: ["read": true])]))
 
     @Test("one description becomes the eight tools, named after the kind")
     func toolNames() {
@@ -87,7 +92,7 @@ struct EntityToolsetTests {
 
     @Test("the definition's tools JSON parses back to the same tools")
     func toolsJSON() throws {
-        let definition = toolset.plugin(name: "chat_messages", description: "d")
+        let definition = toolset.plugin
         let parsed = try JSONValue.parse(definition.toolsJSON)
         #expect(parsed.arrayValue?.count == 8)
         #expect(parsed.arrayValue?.first?["name"] == "list_chat_messages")
