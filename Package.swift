@@ -35,11 +35,49 @@ let package = Package(
         .target(name: "PluginABI"),
         // The entity kinds described once, for the API, PluginKit, the core plugins and the tests.
         .target(name: "EntityKinds"),
-        .target(name: "PluginKit", dependencies: ["PluginABI", "ToolBridgeJSON", "EntityKinds"]),
+        .target(
+            name: "PluginKit",
+            dependencies: [
+                "PluginABI", "ToolBridgeJSON", "EntityKinds",
+                .product(name: "OrderedCollections", package: "swift-collections"),
+            ]
+        ),
+        // What both HTTP servers share: connection limits, JSON responses, the clock, small helpers.
+        .target(
+            name: "ServerSupport",
+            dependencies: [
+                "ToolBridgeJSON",
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: fuzzCoverage
+        ),
+        // Who is calling: bearer-token verification, tenant membership and signed tenant headers.
+        .target(
+            name: "ToolBridgeAuth",
+            dependencies: [
+                "ServerSupport",
+                "ToolBridgeJSON",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
         .target(
             name: "Host",
             dependencies: [
-                "API",
+                "ServerSupport",
+                "ToolBridgeAuth",
                 "PluginABI",
                 "ToolBridgeJSON",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -60,6 +98,8 @@ let package = Package(
             dependencies: [
                 "ToolBridgeJSON",
                 "EntityKinds",
+                "ServerSupport",
+                "ToolBridgeAuth",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -67,23 +107,36 @@ let package = Package(
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "SQLiteNIO", package: "sqlite-nio"),
-                .product(name: "JWTKit", package: "jwt-kit"),
-                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "OrderedCollections", package: "swift-collections"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
             swiftSettings: fuzzCoverage
+        ),
+        // `toolbridge bench`: the load generator and its histograms, outside the server's code.
+        .target(
+            name: "Bench",
+            dependencies: [
+                "ToolBridgeAuth",
+                "ToolBridgeJSON",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
         ),
         .executableTarget(
             name: "toolbridge",
             dependencies: [
                 "API",
                 "Host",
+                "Bench",
+                "ServerSupport",
+                "ToolBridgeAuth",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
-                .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "MCP", package: "swift-sdk"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -95,6 +148,8 @@ let package = Package(
             name: "TestSupport",
             dependencies: [
                 "API",
+                "ServerSupport",
+                "ToolBridgeAuth",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -106,6 +161,8 @@ let package = Package(
             name: "APITests",
             dependencies: [
                 "API",
+                "ServerSupport",
+                "ToolBridgeAuth",
                 "TestSupport",
                 "toolbridge",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
@@ -121,6 +178,8 @@ let package = Package(
             name: "HostTests",
             dependencies: [
                 "API",
+                "ServerSupport",
+                "ToolBridgeAuth",
                 "TestSupport",
                 "Host",
                 "PluginABI",
@@ -145,7 +204,7 @@ var fuzzTargets: [Target] {
     guard fuzzing else { return [] }
     return [
         .executableTarget(
-            name: "Fuzz", dependencies: ["API", "Host", "ToolBridgeJSON"], path: "Tests/Fuzz", exclude: ["corpus"],
+            name: "Fuzz", dependencies: ["API", "Host", "ServerSupport", "ToolBridgeJSON"], path: "Tests/Fuzz", exclude: ["corpus"],
             swiftSettings: fuzzCoverage + [.unsafeFlags(["-parse-as-library"])],
             linkerSettings: [.unsafeFlags(["-sanitize=fuzzer"])])
     ]

@@ -1,3 +1,6 @@
+import ServerSupport
+import ToolBridgeAuth
+
 /// Everything the API needs to run. The CLI fills it from flags and `TOOLBRIDGE_*` variables.
 public struct APIConfiguration: Sendable {
     public var host: String

@@ -2,6 +2,7 @@ import Hummingbird
 import Logging
 import PostgresNIO
 import ServiceLifecycle
+import ToolBridgeAuth
 
 /// The opened storage of the API, and the services (the PostgreSQL pool) that must run for it.
 public struct APIStorage: Sendable {
@@ -55,19 +56,5 @@ public enum APIServer {
             try await storage.store.migrate()
         }
         return app
-    }
-}
-
-/// Runs `body` while `services` run, then stops them: for one-off commands (`migrate`,
-/// `call`) that need a connection pool or an HTTP client only for a moment.
-public func withRunningServices<Result: Sendable>(
-    _ services: [any Service], _ body: @Sendable () async throws -> Result
-) async throws -> Result {
-    try await withThrowingTaskGroup(of: Void.self) { group in
-        for service in services {
-            group.addTask { try await service.run() }
-        }
-        defer { group.cancelAll() }
-        return try await body()
     }
 }

@@ -1,3 +1,6 @@
+// `annotations`' default `[:]` is an OrderedDictionary literal, inlined into callers.
+import OrderedCollections
+
 /// Everything the host learns about a plugin from its descriptor, and the tools it runs.
 public struct PluginDefinition: Sendable {
     /// The name operators enable per tenant (`notes`): lowercase letters, digits and `_`.

@@ -1,5 +1,5 @@
-// JSONObject is an OrderedDictionary: users of JSON values need its module too.
-@_exported import OrderedCollections
+// JSONObject is an OrderedDictionary; a module that names OrderedDictionary imports OrderedCollections itself.
+import OrderedCollections
 
 /// A JSON document as the API keeps it: objects keep their key order and numbers keep the
 /// exact text the client sent, so a payload is stored and returned as it was written.

@@ -6,7 +6,9 @@ import Host
 import Hummingbird
 import Logging
 import MCP
+import ServerSupport
 import ServiceLifecycle
+import ToolBridgeAuth
 
 /// Options of the MCP Host shared by `serve` and `mcp`.
 struct HostOptions: ParsableArguments {
@@ -214,7 +216,7 @@ struct MCPCommand: AsyncParsableCommand {
 }
 
 extension HostAssembly {
-    func caller(_ headers: HTTPFields) async -> Result<Caller, APIError> {
+    func caller(_ headers: HTTPFields) async -> Result<Caller, AuthError> {
         do {
             return .success(try await authenticator.edgeCaller(headers))
         } catch {

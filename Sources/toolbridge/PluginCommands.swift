@@ -3,6 +3,8 @@ import ArgumentParser
 import Foundation
 import Host
 import Logging
+import ServerSupport
+import ToolBridgeAuth
 
 /// Where plugins come from: the core plugins built beside the executable, plus operator directories.
 struct PluginOptions: ParsableArguments {

@@ -1,7 +1,9 @@
 import API
 import Host
 import Logging
+import ServerSupport
 import ServiceLifecycle
+import ToolBridgeAuth
 
 #if canImport(FoundationEssentials)
 import FoundationEssentials

@@ -2,6 +2,8 @@ import API
 import ArgumentParser
 import Foundation
 import Logging
+import ServerSupport
+import ToolBridgeAuth
 
 @main
 struct ToolBridge: AsyncParsableCommand {

@@ -1,4 +1,5 @@
 import API
+import ServerSupport
 import TestSupport
 import Crypto
 import Foundation
@@ -8,6 +9,7 @@ import HummingbirdTesting
 import JWTKit
 import Testing
 import _CryptoExtras
+import ToolBridgeAuth
 
 @Suite("Authentication")
 struct AuthTests {

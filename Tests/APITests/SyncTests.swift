@@ -1,4 +1,5 @@
 import API
+import ServerSupport
 import TestSupport
 import HTTPTypes
 import Testing

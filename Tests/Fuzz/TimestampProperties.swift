@@ -1,4 +1,5 @@
 import API
+import ServerSupport
 
 /// `format` and `parse` never trap; within the valid range, parse(format(ms)) == ms and a parsed
 /// text formats to one that parses to the same time.

@@ -4,6 +4,7 @@ import HummingbirdTesting
 import Logging
 import NIOCore
 import ServiceLifecycle
+import ToolBridgeAuth
 
 /// The API running in process on a real store and a real loopback port, for as long as `body` runs.
 public enum APITestServer {

@@ -1,6 +1,7 @@
 import API
 import Foundation
 import Logging
+import ToolBridgeAuth
 
 /// The two stores every API behaviour is tested on.
 public enum StoreKind: String, CaseIterable, Sendable {

@@ -1,3 +1,6 @@
+import ServerSupport
+import ToolBridgeAuth
+
 /// The owner of a request's data: every store query is scoped to one tenant and one user.
 public struct Scope: Sendable, Hashable {
     public let tenant: String
@@ -7,6 +10,11 @@ public struct Scope: Sendable, Hashable {
         self.tenant = tenant
         self.owner = owner
     }
+}
+
+extension Caller {
+    /// The data an authenticated caller reads and writes: its own, in the tenant it acts in.
+    public var scope: Scope { Scope(tenant: tenant, owner: user) }
 }
 
 /// An item as the stores keep it. `payload` is the serialized JSON text, stored and returned

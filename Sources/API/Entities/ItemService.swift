@@ -1,3 +1,5 @@
+import ServerSupport
+
 /// The entity operations of the REST and sync endpoints, for any kind: each reads or writes one
 /// item through the store's atomic `write`, applying `ItemWrites`' rules.
 public struct ItemService: Sendable {

@@ -1,3 +1,5 @@
+import ServerSupport
+
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else

@@ -1,15 +1,11 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import ServerSupport
 
-/// Milliseconds since the Unix epoch, and their RFC 3339 text (UTC, millisecond precision).
+/// The RFC 3339 text of `Timestamp`'s milliseconds (UTC, millisecond precision).
 ///
 /// Valid times are those RFC 3339 can write: `0001-01-01T00:00:00.000Z` through
 /// `9999-12-31T23:59:59.999Z` (`range`). Inputs outside it are refused where they enter the API;
 /// `format` and `parse` never trap, whatever they are given.
-public enum Timestamp {
+extension Timestamp {
     /// `0001-01-01T00:00:00.000Z`.
     public static let earliest: Int64 = -62_135_596_800_000
     /// `9999-12-31T23:59:59.999Z`.
@@ -17,12 +13,6 @@ public enum Timestamp {
     public static let range = earliest...latest
 
     private static let millisecondsPerDay: Int64 = 86_400_000
-
-    public static func nowMilliseconds() -> Int64 {
-        var spec = timespec()
-        clock_gettime(CLOCK_REALTIME, &spec)
-        return Int64(spec.tv_sec) * 1000 + Int64(spec.tv_nsec) / 1_000_000
-    }
 
     /// `2026-11-24T16:47:34.123Z` for the given milliseconds. A value outside `range` (only a
     /// damaged database could hold one: every input is checked) is written as the nearest end.

@@ -1,5 +1,7 @@
 import Hummingbird
 import OrderedCollections
+import ServerSupport
+import ToolBridgeAuth
 
 /// An error the API answers with: its status, a sentence safe to show the caller, and extra
 /// fields some errors carry (`deletedAt` on 410, `epoch` on 409).
@@ -12,6 +14,11 @@ public struct APIError: Error, Sendable, CustomStringConvertible {
         self.status = status
         self.message = message
         self.extra = extra
+    }
+
+    /// A refused caller, answered with the authenticator's status and sentence.
+    public init(_ error: AuthError) {
+        self.init(error.status, error.message)
     }
 
     public var description: String { "\(status.code) \(message)" }

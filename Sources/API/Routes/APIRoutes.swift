@@ -1,4 +1,6 @@
 import Hummingbird
+import ServerSupport
+import ToolBridgeAuth
 
 /// Every endpoint of the API. Entity endpoints take the kind from the path and serve all five
 /// kinds with the same handlers.

@@ -1,4 +1,5 @@
 import Hummingbird
+import ServerSupport
 
 /// The endpoints over all kinds at once: full-text search, insights and batches. Search and
 /// insights only read, so they need a token but no sync session; a batch writes like the entity

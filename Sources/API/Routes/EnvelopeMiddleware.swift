@@ -1,5 +1,7 @@
 import Hummingbird
 import Logging
+import ServerSupport
+import ToolBridgeAuth
 
 #if canImport(FoundationEssentials)
 import FoundationEssentials
@@ -26,6 +28,8 @@ struct EnvelopeMiddleware: RouterMiddleware {
             response = try await next(request, context)
         } catch let error as APIError {
             response = Self.errorResponse(error, correlationID: correlationID)
+        } catch let error as AuthError {
+            response = Self.errorResponse(APIError(error), correlationID: correlationID)
         } catch let error as HTTPError {
             let message = error.body ?? Self.defaultMessage(error.status, request)
             response = Self.errorResponse(APIError(error.status, message), correlationID: correlationID)
@@ -62,14 +66,5 @@ struct EnvelopeMiddleware: RouterMiddleware {
             value.utf8.allSatisfy({ (0x21...0x7E).contains($0) && $0 != UInt8(ascii: "\"") })
         else { return nil }
         return value
-    }
-}
-
-extension Response {
-    /// A JSON body with its content type: every JSON response of the API and the Host.
-    package static func json(_ text: String, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) -> Response {
-        var headers = headers
-        headers[.contentType] = "application/json; charset=utf-8"
-        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))
     }
 }

@@ -1,5 +1,6 @@
 import Hummingbird
 import NIOCore
+import ServerSupport
 
 /// Reading requests the same way on every endpoint, with errors that say what was wrong.
 struct RequestParsing {

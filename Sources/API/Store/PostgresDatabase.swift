@@ -5,6 +5,7 @@ import Foundation
 #endif
 import Logging
 import PostgresNIO
+import ServerSupport
 
 /// The production store: PostgreSQL through postgres-nio's pooled `PostgresClient`. Row locks
 /// (`SELECT … FOR UPDATE`) serialize writers of one item; nothing is kept in process memory, so
@@ -144,10 +145,4 @@ extension PostgresRowSequence {
     fileprivate func consume() async throws {
         for try await _ in self {}
     }
-}
-
-/// A configuration value that cannot be used, with the sentence to show the operator.
-public struct ConfigurationError: Error, CustomStringConvertible {
-    public let description: String
-    public init(_ description: String) { self.description = description }
 }

@@ -1,3 +1,5 @@
+import ServerSupport
+
 /// The one implementation of `ItemStore`, shared by PostgreSQL and SQLite: the databases differ
 /// only in how they connect, lock and run a transaction (`SQLDatabase`).
 struct SQLItemStore<Database: SQLDatabase>: ItemStore {

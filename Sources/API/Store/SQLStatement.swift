@@ -1,3 +1,5 @@
+import ServerSupport
+
 /// A value bound to a statement parameter, neutral between the two databases.
 enum SQLValue: Sendable, Equatable {
     case text(String)

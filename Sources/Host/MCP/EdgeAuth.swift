@@ -1,6 +1,8 @@
-import API
 import Foundation
 import Hummingbird
+import ServerSupport
+import ToolBridgeAuth
+import ToolBridgeJSON
 
 /// Authentication at the MCP edge: the host verifies the bearer JWT itself (same verifier as the
 /// API) and takes the tenant from the token, or from a plain `X-TB-Tenant-ID` naming one of the

@@ -1,5 +1,5 @@
-import API
 import Foundation
+import ServerSupport
 
 /// How the Host's HTTP side runs. Filled by the CLI from flags and `TOOLBRIDGE_*` variables.
 public struct HostConfiguration: Sendable {

@@ -1,11 +1,13 @@
-import API
 import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
 import MCP
 import NIOCore
+import ServerSupport
 import ServiceLifecycle
+import ToolBridgeAuth
+import ToolBridgeJSON
 
 /// The Host's HTTP application: MCP over the 2024-11-05 SSE transport (`GET /sse`,
 /// `POST /messages`) and Streamable HTTP (`/mcp`), the protected-resource metadata, and health.

@@ -1,7 +1,7 @@
-import API
 import Foundation
 import Logging
 import MCP
+import ServerSupport
 import ServiceLifecycle
 import Synchronization
 

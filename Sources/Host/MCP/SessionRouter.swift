@@ -1,7 +1,7 @@
-import API
 import Foundation
 import Logging
 import MCP
+import ToolBridgeJSON
 
 /// Stands between a session's transport and the SDK's `Server`, so that every request a client
 /// sends gets exactly one answer carrying the id exactly as the client sent it.

@@ -1,7 +1,7 @@
-import API
 import Foundation
 import MCP
 import Synchronization
+import ToolBridgeJSON
 
 /// The tools a session may see and call: the loaded plugins' tools, filtered by the session
 /// tenant's enabled plugins, converted into the MCP SDK's types once per plugin.

@@ -1,7 +1,7 @@
-import API
 import Dispatch
 import Logging
 import PluginABI
+import ServerSupport
 import Synchronization
 
 #if canImport(Glibc)

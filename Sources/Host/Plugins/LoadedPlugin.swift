@@ -1,5 +1,5 @@
-import API
 import PluginABI
+import ToolBridgeJSON
 
 /// A tool as a plugin described it: its name and the MCP definition to list.
 public struct ToolDefinition: Sendable {

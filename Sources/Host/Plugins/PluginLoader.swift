@@ -1,6 +1,6 @@
-import API
 import Logging
 import PluginABI
+import ToolBridgeJSON
 
 #if canImport(Glibc)
 import Glibc

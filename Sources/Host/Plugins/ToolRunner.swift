@@ -1,9 +1,9 @@
-import API
 import Logging
 import NIOPosix
 import PluginABI
 import ServiceLifecycle
 import Synchronization
+import ToolBridgeJSON
 
 /// What a tool call produced: the ABI status and the JSON the plugin returned (the result on
 /// success, `{"error", "status"?}` otherwise).

@@ -1,9 +1,11 @@
-import API
 import AsyncHTTPClient
 import Logging
 import NIOCore
 import NIOHTTP1
+import ServerSupport
 import ServiceLifecycle
+import ToolBridgeAuth
+import ToolBridgeJSON
 
 /// Where the proxy sends requests and how it signs them.
 public struct ProxyConfiguration: Sendable {

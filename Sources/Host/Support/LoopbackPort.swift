@@ -1,4 +1,5 @@
-import API
+import ServerSupport
+
 
 #if canImport(Glibc)
 import Glibc

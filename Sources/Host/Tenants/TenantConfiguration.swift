@@ -1,5 +1,5 @@
-import API
 import Logging
+import ServerSupport
 import ServiceLifecycle
 import Synchronization
 import UnixSignals

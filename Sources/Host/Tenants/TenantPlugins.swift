@@ -1,4 +1,5 @@
-import API
+import ServerSupport
+
 
 /// Which plugins each tenant may use, from the operator's file (`TOOLBRIDGE_TENANTS`):
 ///

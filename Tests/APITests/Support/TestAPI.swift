@@ -6,6 +6,7 @@ import Hummingbird
 import HummingbirdTesting
 import Logging
 import Testing
+import ToolBridgeAuth
 
 /// A response of the API under test, with its body parsed when it is JSON.
 struct APIResponse: Sendable {

@@ -2,6 +2,7 @@ import API
 import Foundation
 import Host
 import Logging
+import ServerSupport
 import TestSupport
 
 /// The core plugins `swift build` put beside the test binary, opened once for the whole run

@@ -1,12 +1,13 @@
-import API
 import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
 import MCP
 import NIOCore
+import ServerSupport
 import ServiceLifecycle
 import Synchronization
+import ToolBridgeJSON
 
 /// MCP 2026-07-28 on `POST /mcp`, beside the handshake era on the same endpoint. Each request is
 /// authenticated and answered on its own; nothing is kept between requests, so any replica in

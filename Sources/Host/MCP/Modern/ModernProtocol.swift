@@ -1,6 +1,6 @@
-import API
 import HTTPTypes
 import MCP
+import ToolBridgeJSON
 
 /// MCP 2026-07-28, the stateless revision: no `initialize`, no session; every request carries its
 /// protocol version and client capabilities in `params._meta`, every result a `resultType`.

@@ -1,8 +1,8 @@
-import API
 import Foundation
 import Logging
 import MCP
 import Synchronization
+import ToolBridgeJSON
 
 extension HostServer {
     /// Serves one stdio client (one identity) until stdin closes, in the era its first message

@@ -1,4 +1,5 @@
 import Crypto
+import ServerSupport
 
 #if canImport(FoundationEssentials)
 import FoundationEssentials

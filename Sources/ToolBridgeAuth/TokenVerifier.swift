@@ -2,7 +2,9 @@ import AsyncHTTPClient
 import JWTKit
 import Logging
 import NIOCore
+import ServerSupport
 import Synchronization
+import ToolBridgeJSON
 
 #if canImport(FoundationEssentials)
 import FoundationEssentials
@@ -55,7 +57,7 @@ public final class TokenVerifier: Sendable {
         return try await hmacKeys.sign(TokenClaims(claims))
     }
 
-    public func verify(_ token: String) async throws(APIError) -> VerifiedToken {
+    public func verify(_ token: String) async throws(AuthError) -> VerifiedToken {
         let parts = token.split(separator: ".", omittingEmptySubsequences: false)
         guard parts.count == 3 else { throw .unauthorized("the bearer token is not a JWT (header.payload.signature)") }
         guard let headerBytes = Base64URL.decode(parts[0]), let header = try? JSONValue.parse(headerBytes),
@@ -87,7 +89,7 @@ public final class TokenVerifier: Sendable {
         return try check(claims)
     }
 
-    private func check(_ claims: TokenClaims) throws(APIError) -> VerifiedToken {
+    private func check(_ claims: TokenClaims) throws(AuthError) -> VerifiedToken {
         let now = Double(Timestamp.nowMilliseconds()) / 1000
         let leeway = Double(configuration.leewaySeconds)
         guard let expiry = claims.values["exp"]?.number else { throw .unauthorized("the token has no 'exp' claim") }
@@ -168,19 +170,5 @@ final class JWKSKeys: Sendable {
         }
         let keys = try await JWTKeyCollection().add(jwks: jwks)
         return (keys, Set(jwks.keys.compactMap { $0.keyIdentifier?.string }))
-    }
-}
-
-enum Base64URL {
-    static func decode(_ text: some StringProtocol) -> [UInt8]? {
-        var base64 = String(text).replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        while base64.count % 4 != 0 { base64 += "=" }
-        return Data(base64Encoded: base64).map(Array.init)
-    }
-
-    static func encode(_ bytes: some Sequence<UInt8>) -> String {
-        Data(bytes).base64EncodedString()
-            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
     }
 }

@@ -1,13 +1,11 @@
 import HTTPTypes
-import Logging
+import ServerSupport
 
 extension HTTPField.Name {
+    /// The tenant a request acts in, and (with a tenant secret) when and how it was signed.
     public static let tenantID = HTTPField.Name("X-TB-Tenant-ID")!
     public static let tenantTimestamp = HTTPField.Name("X-TB-Timestamp")!
     public static let tenantSignature = HTTPField.Name("X-TB-Signature")!
-    public static let syncSession = HTTPField.Name("X-Sync-Session")!
-    public static let syncEpoch = HTTPField.Name("X-Sync-Epoch")!
-    public static let correlationID = HTTPField.Name("X-Correlation-ID")!
 }
 
 /// The authenticated caller of a request: the user, the tenant it acts in, and its memberships.
@@ -16,7 +14,6 @@ public struct Caller: Sendable, Equatable {
     public let tenant: String
     public let memberships: [String]
 
-    public var scope: Scope { Scope(tenant: tenant, owner: user) }
 }
 
 /// The tenants a verified token may act in.
@@ -37,7 +34,7 @@ public struct Authenticator: Sendable {
         self.verifier = verifier
     }
 
-    public func token(_ headers: HTTPFields) async throws(APIError) -> VerifiedToken {
+    public func token(_ headers: HTTPFields) async throws(AuthError) -> VerifiedToken {
         guard let authorization = headers[.authorization] else {
             throw .unauthorized("missing bearer token: send 'Authorization: Bearer <JWT>'")
         }
@@ -56,17 +53,17 @@ public struct Authenticator: Sendable {
 
     /// The caller of a direct API request: the tenant it names must carry a valid signature when a
     /// tenant secret is configured (the host signs its own calls; direct API clients sign theirs).
-    public func caller(_ headers: HTTPFields) async throws(APIError) -> Caller {
+    public func caller(_ headers: HTTPFields) async throws(AuthError) -> Caller {
         try await caller(headers, tenant: try signedTenant(headers))
     }
 
     /// The caller at the MCP edge: an MCP client holds a bearer token and nothing else, so it names
     /// one of its own tenants in a plain `X-TB-Tenant-ID`. Membership is still checked.
-    public func edgeCaller(_ headers: HTTPFields) async throws(APIError) -> Caller {
+    public func edgeCaller(_ headers: HTTPFields) async throws(AuthError) -> Caller {
         try await caller(headers, tenant: try plainTenant(headers))
     }
 
-    private func caller(_ headers: HTTPFields, tenant requested: String?) async throws(APIError) -> Caller {
+    private func caller(_ headers: HTTPFields, tenant requested: String?) async throws(AuthError) -> Caller {
         let token = try await token(headers)
         let membership = membership(of: token)
         let tenant: String
@@ -85,14 +82,14 @@ public struct Authenticator: Sendable {
         return Caller(user: token.subject, tenant: tenant, memberships: membership.tenants)
     }
 
-    private func plainTenant(_ headers: HTTPFields) throws(APIError) -> String? {
+    private func plainTenant(_ headers: HTTPFields) throws(AuthError) -> String? {
         guard let tenant = headers[.tenantID] else { return nil }
         guard Identifiers.isValidTenant(tenant) else { throw Self.invalidTenant }
         return tenant
     }
 
     /// The tenant the request names, checked against its signature when a tenant secret is set.
-    private func signedTenant(_ headers: HTTPFields) throws(APIError) -> String? {
+    private func signedTenant(_ headers: HTTPFields) throws(AuthError) -> String? {
         guard let secret = configuration.tenantSecret else { return try plainTenant(headers) }
         guard let tenant = headers[.tenantID], let timestamp = headers[.tenantTimestamp],
             let signature = headers[.tenantSignature]
@@ -115,16 +112,6 @@ public struct Authenticator: Sendable {
         return tenant
     }
 
-    private static let invalidTenant = APIError.badRequest(
+    private static let invalidTenant = AuthError.badRequest(
         "X-TB-Tenant-ID must be 1 to 128 letters, digits or the characters . _ - : @")
-}
-
-extension String {
-    /// Without leading and trailing whitespace (HTTP's optional whitespace around header values too).
-    package func trimmingWhitespace() -> String {
-        var slice = Substring(self)
-        while let first = slice.first, first.isWhitespace { slice.removeFirst() }
-        while let last = slice.last, last.isWhitespace { slice.removeLast() }
-        return String(slice)
-    }
 }
