@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import Dispatch
 import JWTKit
 import Logging
 import NIOCore
@@ -151,7 +152,13 @@ final class JWKSKeys: Sendable {
     private static func load(url: String?, file: String?) async throws -> (JWTKeyCollection, Set<String>) {
         let text: String
         if let file {
-            text = try String(contentsOfFile: file, encoding: .utf8)
+            // A blocking read: on a Dispatch thread, off Swift's cooperative pool (this target
+            // has no NIO thread pool of its own, and one read at start needs no more).
+            text = try await withCheckedThrowingContinuation { continuation in
+                DispatchQueue.global().async {
+                    continuation.resume(with: Result { try String(contentsOfFile: file, encoding: .utf8) })
+                }
+            }
         } else if let url {
             let request = HTTPClientRequest(url: url)
             let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))

@@ -30,7 +30,7 @@ enum TenantProperties {
         var text = ""
         if let defaults = plugins.defaultPlugins { text += "[default]\n" + list(defaults) }
         for (tenant, names) in plugins.tenants.sorted(by: { $0.key < $1.key }) {
-            text += "[tenants.\(tenant)]\n" + list(names)
+            text += "[tenants.\"\(tenant)\"]\n" + list(names)
         }
         return text
     }

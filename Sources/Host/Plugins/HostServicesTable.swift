@@ -21,7 +21,8 @@ final class CallContext: Sendable {
     let deadlineMs: Int64
     let deadline: ContinuousClock.Instant?
     let isCancelled = Atomic<Bool>(false)
-    private let requests = Mutex<[Task<Void, Never>]>([])
+    /// The API requests of this call still running. See `blockingSend`.
+    private let requests = RunningRequests()
 
     init(identity: CallIdentity, plugin: String, proxy: RESTProxy, logger: Logger, timeout: Duration?) {
         self.identity = identity
@@ -34,20 +35,34 @@ final class CallContext: Sendable {
         } ?? 0
     }
 
-    func cancel() {
-        isCancelled.store(true, ordering: .relaxed)
-        for request in requests.withLock({ $0 }) { request.cancel() }
+    /// The call ended: a request its plugin stopped waiting for (its deadline passed) is not
+    /// left running for nobody.
+    deinit {
+        requests.cancelAll()
     }
 
-    /// Runs a proxy request for a plugin thread that must block until it ends. The task is
-    /// tracked so cancelling the call cancels the request.
+    func cancel() {
+        isCancelled.store(true, ordering: .relaxed)
+        requests.cancelAll()
+    }
+
+    /// Runs a proxy request for a plugin thread that must block until it ends (the ABI's
+    /// `api_request` is synchronous; the plugin thread is one of the runner's pool threads, never
+    /// a cooperative one, so blocking it starves nothing).
+    ///
+    /// The request runs in a task this context owns: it is registered under a number until it
+    /// ends, cancelled when the call is cancelled, when the call's deadline passes (the plugin
+    /// gets `TB_DEADLINE_EXCEEDED` at once and the task stops at its next suspension), and when
+    /// the call ends; the proxy's request timeout bounds it in any case. The task does not
+    /// capture the context, so the context's end is the call's end.
     func blockingSend(_ request: ProxyRequest) -> Result<ProxyResponse, ProxyError> {
         if isCancelled.load(ordering: .relaxed) {
             return .failure(ProxyError(kind: .unavailable, description: "cancelled"))
         }
         let done = DispatchSemaphore(value: 0)
         let outcome = Mutex<Result<ProxyResponse, ProxyError>?>(nil)
-        let task = Task {
+        let number = requests.number()
+        let task = Task { [proxy, identity, requests] in
             let result: Result<ProxyResponse, ProxyError>
             do throws(ProxyError) {
                 result = .success(try await proxy.send(request, as: identity))
@@ -55,9 +70,10 @@ final class CallContext: Sendable {
                 result = .failure(error)
             }
             outcome.withLock { $0 = result }
+            requests.remove(number)
             done.signal()
         }
-        requests.withLock { $0.append(task) }
+        requests.add(task, number: number, unless: { outcome.withLock { $0 } != nil })
         if let deadline {
             let remaining = ContinuousClock.now.duration(to: deadline)
             let nanoseconds = max(0, remaining.components.seconds * 1_000_000_000 + remaining.components.attoseconds / 1_000_000_000)
@@ -75,6 +91,33 @@ final class CallContext: Sendable {
 
     static func from(_ pointer: OpaquePointer) -> CallContext {
         Unmanaged<CallContext>.fromOpaque(UnsafeRawPointer(pointer)).takeUnretainedValue()
+    }
+}
+
+/// The API requests of one call still running, by number, so the call can cancel them.
+private final class RunningRequests: Sendable {
+    private let state = Mutex<(next: UInt64, running: [UInt64: Task<Void, Never>])>((0, [:]))
+
+    func number() -> UInt64 {
+        state.withLock { state in
+            state.next += 1
+            return state.next
+        }
+    }
+
+    /// Registers a running request, unless it already `ended` (it has then removed itself).
+    func add(_ task: Task<Void, Never>, number: UInt64, unless ended: () -> Bool) {
+        state.withLock { state in
+            if !ended() { state.running[number] = task }
+        }
+    }
+
+    func remove(_ number: UInt64) {
+        _ = state.withLock { $0.running.removeValue(forKey: number) }
+    }
+
+    func cancelAll() {
+        for task in state.withLock({ $0.running.values }) { task.cancel() }
     }
 }
 

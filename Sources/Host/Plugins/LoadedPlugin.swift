@@ -13,20 +13,24 @@ public struct ToolDefinition: Sendable {
 
 /// A plugin library the loader opened and checked. Its descriptor and state stay valid for
 /// the life of the process: the host never unloads a library.
+///
+/// Immutable: every field is a `let`. The loader makes one without state when it inspects a
+/// library and a second one, `initialised(state:)`, once the plugin's `init` ran. Unchecked
+/// `Sendable` only for the two pointers: the descriptor is the plugin's static data, the state
+/// belongs to the plugin, and the ABI makes `call` safe to invoke from many threads.
 public final class LoadedPlugin: @unchecked Sendable {
-    // Immutable after loading; the descriptor is the plugin's static data, and the ABI makes
-    // `call` safe to invoke from many threads.
     public let name: String
     public let version: String
     public let summary: String
     public let path: String
     public let tools: [ToolDefinition]
     let descriptor: UnsafePointer<tb_plugin_descriptor>
-    var state: UnsafeMutableRawPointer?
+    /// What the plugin's `init` returned; nil before it ran (`toolbridge plugins inspect`).
+    let state: UnsafeMutableRawPointer?
 
     init(
         name: String, version: String, summary: String, path: String, tools: [ToolDefinition],
-        descriptor: UnsafePointer<tb_plugin_descriptor>
+        descriptor: UnsafePointer<tb_plugin_descriptor>, state: UnsafeMutableRawPointer? = nil
     ) {
         self.name = name
         self.version = version
@@ -34,6 +38,13 @@ public final class LoadedPlugin: @unchecked Sendable {
         self.path = path
         self.tools = tools
         self.descriptor = descriptor
+        self.state = state
+    }
+
+    /// This plugin with the state its `init` returned.
+    func initialised(state: UnsafeMutableRawPointer?) -> LoadedPlugin {
+        LoadedPlugin(
+            name: name, version: version, summary: summary, path: path, tools: tools, descriptor: descriptor, state: state)
     }
 }
 

@@ -1,4 +1,5 @@
 import Logging
+import NIOPosix
 import ServiceLifecycle
 import Synchronization
 
@@ -90,7 +91,10 @@ public final class PluginDirectoryWatcher: Service, Sendable {
         while !Task.isCancelled, !Task.isShuttingDownGracefully {
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: self.interval) }
             guard !Task.isCancelled, !Task.isShuttingDownGracefully else { return }
-            let added = scan().added
+            // Listing directories, `dlopen` and a plugin's `init` block: they run on NIO's
+            // blocking-I/O pool, not on one of Swift's few cooperative threads. NIOFileSystem has
+            // no `dlopen`, and a thread of our own would idle between passes.
+            let added = (try? await NIOThreadPool.singleton.runIfActive { self.scan().added }) ?? []
             if !added.isEmpty { await onAdded(added) }
         }
     }

@@ -74,7 +74,7 @@ public enum PluginLoader {
             for tool in plugin.tools { toolOwners[tool.name] = plugin.name }
         }
         for path in paths {
-            let plugin: LoadedPlugin
+            var plugin: LoadedPlugin
             switch inspect(path) {
             case .failure(let refusal):
                 report.refusals.append(refusal)
@@ -92,9 +92,12 @@ public enum PluginLoader {
                     path: path, reason: "its tool '\(clash.name)' is already provided by the plugin '\(owner)'"))
                 continue
             }
-            if let failure = initialise(plugin) {
-                report.refusals.append(PluginRefusal(path: path, reason: failure))
+            switch initialise(plugin) {
+            case .failure(let refusal):
+                report.refusals.append(refusal)
                 continue
+            case .success(let initialised):
+                plugin = initialised
             }
             pluginPaths[plugin.name] = path
             for tool in plugin.tools { toolOwners[tool.name] = plugin.name }
@@ -187,16 +190,15 @@ public enum PluginLoader {
         return .success(tools)
     }
 
-    /// Calls the plugin's `init` with the host's services; nil on success, else why it failed.
-    private static func initialise(_ plugin: LoadedPlugin) -> String? {
+    /// Calls the plugin's `init` with the host's services: the plugin with its state, or why it failed.
+    private static func initialise(_ plugin: LoadedPlugin) -> Result<LoadedPlugin, PluginRefusal> {
         var state: UnsafeMutableRawPointer?
         var message: UnsafePointer<CChar>?
         let status = plugin.descriptor.pointee.`init`!(HostServicesTable.pointer, &state, &message)
         guard status == TB_OK else {
             let reason = message.map { String(cString: $0) } ?? "no reason given"
-            return "its init failed with status \(status): \(reason)"
+            return .failure(PluginRefusal(path: plugin.path, reason: "its init failed with status \(status): \(reason)"))
         }
-        plugin.state = state
-        return nil
+        return .success(plugin.initialised(state: state))
     }
 }

@@ -17,15 +17,23 @@ public struct ProxyConfiguration: Sendable {
     public var requestTimeout: Duration
     /// Pooled keep-alive connections to the API.
     public var maximumConnections: Int
+    /// The most sync sessions kept, one per (tenant, user); beyond it the least recently used
+    /// is dropped (and made again on that user's next call).
+    public var maximumSyncSessions: Int
+    /// A sync session unused this long is dropped: the API's session lifetime (its
+    /// `sessionTTLSeconds`, one hour by default), after which the API would refuse it anyway.
+    public var syncSessionIdleLimit: Duration
 
     public init(
         apiURL: String = "http://127.0.0.1:8081", tenantSecret: String? = nil, requestTimeout: Duration = .seconds(30),
-        maximumConnections: Int = 64
+        maximumConnections: Int = 64, maximumSyncSessions: Int = 10_000, syncSessionIdleLimit: Duration = .seconds(3600)
     ) {
         self.apiURL = apiURL.hasSuffix("/") ? String(apiURL.dropLast()) : apiURL
         self.tenantSecret = tenantSecret
         self.requestTimeout = requestTimeout
         self.maximumConnections = maximumConnections
+        self.maximumSyncSessions = maximumSyncSessions
+        self.syncSessionIdleLimit = syncSessionIdleLimit
     }
 }
 
@@ -65,11 +73,13 @@ public struct ProxyError: Error, Sendable, CustomStringConvertible {
 public final class RESTProxy: Service, Sendable {
     public let configuration: ProxyConfiguration
     let client: HTTPClient
-    let sessions = SyncSessionCache()
+    let sessions: SyncSessionCache
     let logger: Logger
 
     public init(configuration: ProxyConfiguration, logger: Logger) {
         self.configuration = configuration
+        sessions = SyncSessionCache(
+            capacity: configuration.maximumSyncSessions, idleLimit: configuration.syncSessionIdleLimit)
         self.logger = logger
         var clientConfiguration = HTTPClient.Configuration()
         clientConfiguration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = configuration.maximumConnections
@@ -87,6 +97,11 @@ public final class RESTProxy: Service, Sendable {
     /// The number of sync sessions this proxy has created, for tests and diagnostics.
     public var sessionsCreated: Int {
         get async { await sessions.created }
+    }
+
+    /// The number of sync sessions kept now, at most `maximumSyncSessions`.
+    public var sessionsKept: Int {
+        get async { await sessions.count }
     }
 
     public func send(_ request: ProxyRequest, as identity: CallIdentity) async throws(ProxyError) -> ProxyResponse {

@@ -1,4 +1,5 @@
 import Logging
+import NIOPosix
 import ServerSupport
 import ServiceLifecycle
 import Synchronization
@@ -132,8 +133,14 @@ public struct TenantConfigurationWatcher: Service {
         }
     }
 
+    /// The file is read on NIO's blocking-I/O pool, not on one of Swift's few cooperative
+    /// threads, which a slow disk (a network mount) would otherwise hold up. That pool exists in
+    /// every NIO process already; a thread of our own would idle between checks, and NIOFileSystem
+    /// would still need a pool hop for `stat`.
     private func check(force: Bool) async {
-        if let (old, new) = configuration.reload(force: force) {
+        let configuration = configuration
+        let change = try? await NIOThreadPool.singleton.runIfActive { configuration.reload(force: force) }
+        if let (old, new) = change {
             await onChange(old, new)
         }
     }
