@@ -1,10 +1,12 @@
 import Hummingbird
 import Logging
 import PostgresNIO
+import ServerSupport
 import ServiceLifecycle
 import ToolBridgeAuth
 
-/// The opened storage of the API, and the services (the PostgreSQL pool) that must run for it.
+/// The opened storage of the API, and the services (the PostgreSQL pool, the SQLite connections)
+/// that must run for it.
 public struct APIStorage: Sendable {
     public let store: any ItemStore
     public let services: [any Service]
@@ -14,11 +16,15 @@ public struct APIStorage: Sendable {
     /// PostgreSQL when `databaseURL` is set, else the SQLite file in the data directory.
     public static func open(_ configuration: APIConfiguration, logger: Logger) async throws -> APIStorage {
         if let url = configuration.databaseURL {
-            let client = PostgresClient(
-                configuration: try PostgresDatabase.configuration(url: url, connections: configuration.databaseConnections),
-                backgroundLogger: logger)
-            let database = PostgresDatabase(client: client, logger: logger)
-            return APIStorage(store: SQLItemStore(database: database), services: [client], name: "postgresql")
+            guard configuration.databaseConnections >= 1 else {
+                throw ConfigurationError("TOOLBRIDGE_DB_CONNECTIONS must be at least 1")
+            }
+            let pool = PostgresConnectionPool(
+                configuration: .init(
+                    connection: try PostgresDatabase.configuration(url: url), size: configuration.databaseConnections),
+                logger: logger)
+            let database = PostgresDatabase(pool: pool, logger: logger)
+            return APIStorage(store: SQLItemStore(database: database), services: [pool], name: "postgresql")
         }
         let database = try await SQLiteDatabase.open(path: configuration.sqlitePath, logger: logger)
         return APIStorage(store: SQLItemStore(database: database), services: [database], name: "sqlite")

@@ -7,34 +7,46 @@ import Logging
 import PostgresNIO
 import ServerSupport
 
-/// The production store: PostgreSQL through postgres-nio's pooled `PostgresClient`. Row locks
+/// The production store: PostgreSQL through our fixed-size `PostgresConnectionPool`. Row locks
 /// (`SELECT … FOR UPDATE`) serialize writers of one item; nothing is kept in process memory, so
 /// any number of API replicas can share the database.
 struct PostgresDatabase: SQLDatabase {
     let dialect = SQLDialect.postgres
-    let client: PostgresClient
+    let pool: PostgresConnectionPool
     let logger: Logger
 
     func read<Result: Sendable>(_ body: (any SQLConnection) async throws -> Result) async throws -> Result {
-        try await client.withConnection { connection in
+        try await pool.withConnection { connection in
             try await body(PostgresStatementRunner(connection: connection, logger: logger))
         }
     }
 
+    /// BEGIN, the body, COMMIT; ROLLBACK when the body fails, whose error is rethrown as itself
+    /// (a 404, a 412…). A connection that broke on the way is not leased again (the pool's rule).
     func transaction<Result: Sendable>(_ body: (any SQLConnection) async throws -> Result) async throws -> Result {
-        do {
-            return try await client.withTransaction(logger: logger) { connection in
-                try await body(PostgresStatementRunner(connection: connection, logger: logger))
+        try await pool.withConnection { connection in
+            let runner = PostgresStatementRunner(connection: connection, logger: logger)
+            try await runner.execute(SQLStatement("BEGIN"))
+            let result: Result
+            do {
+                result = try await body(runner)
+            } catch {
+                do {
+                    try await runner.execute(SQLStatement("ROLLBACK"))
+                } catch {
+                    // In an unknown transaction state: never lease it again.
+                    try? await connection.close()
+                    throw error
+                }
+                throw error
             }
-        } catch let error as PostgresTransactionError {
-            // A rolled-back transaction reports why the body failed (a 404, a 412…) as itself.
-            if let reason = error.closureError, error.rollbackError == nil { throw reason }
-            throw error
+            try await runner.execute(SQLStatement("COMMIT"))
+            return result
         }
     }
 
     /// Reads `postgres://user:password@host:port/database?sslmode=disable|prefer|require`.
-    static func configuration(url text: String, connections: Int) throws -> PostgresClient.Configuration {
+    static func configuration(url text: String) throws -> PostgresConnection.Configuration {
         guard let url = URLComponents(string: text), let scheme = url.scheme,
             scheme == "postgres" || scheme == "postgresql"
         else {
@@ -44,24 +56,19 @@ struct PostgresDatabase: SQLDatabase {
             throw ConfigurationError("DATABASE_URL names no user (postgres://USER@host/database)")
         }
         let mode = url.queryItems?.first { $0.name == "sslmode" }?.value ?? "prefer"
-        let tls: PostgresClient.Configuration.TLS
+        let tls: PostgresConnection.Configuration.TLS
         switch mode {
         case "disable": tls = .disable
-        case "prefer", "allow": tls = .prefer(.makeClientConfiguration())
-        case "require", "verify-ca", "verify-full": tls = .require(.makeClientConfiguration())
+        case "prefer", "allow": tls = .prefer(try NIOSSLContext(configuration: .makeClientConfiguration()))
+        case "require", "verify-ca", "verify-full": tls = .require(try NIOSSLContext(configuration: .makeClientConfiguration()))
         default: throw ConfigurationError("DATABASE_URL sslmode '\(mode)' is not one of disable, prefer, require")
         }
         let database = url.path.hasPrefix("/") ? String(url.path.dropFirst()) : url.path
-        var configuration = PostgresClient.Configuration(
+        var configuration = PostgresConnection.Configuration(
             host: url.host ?? "localhost", port: url.port ?? 5432, username: user,
             password: url.password?.removingPercentEncoding, database: database.isEmpty ? user : database, tls: tls)
-        // postgres-nio arms a keep-alive and an idle timer task each time a connection goes back to
-        // the pool; each lives until it fires (30 and 60 s), so under load memory grew with the
-        // query rate (measured: about 1.5 KB per query). A fixed-size pool with no keep-alive
-        // arms neither.
-        configuration.options.minimumConnections = connections
-        configuration.options.maximumConnections = connections
-        configuration.options.keepAliveBehavior = nil
+        // A slot retries every 250 ms; a connect that hangs (no answer at all) must not hold it long.
+        configuration.options.connectTimeout = .seconds(2)
         return configuration
     }
 }
@@ -97,52 +104,36 @@ private struct PostgresStatementRunner: SQLConnection {
         }
     }
 
+    private func run(_ statement: SQLStatement) async throws -> PostgresQueryResult {
+        try await connection.queryWhileOpen(query(statement), logger: logger)
+    }
+
     func execute(_ statement: SQLStatement) async throws {
-        try await mappingConflicts { try await connection.query(query(statement), logger: logger).consume() }
+        _ = try await mappingConflicts { try await run(statement) }
     }
 
     func items(_ statement: SQLStatement) async throws -> [StoredItem] {
         try await mappingConflicts {
-            var items: [StoredItem] = []
-            let rows = try await connection.query(query(statement), logger: logger)
-            for try await (uid, version, updated, deleted, clock, payload, status, parentUID, parentType) in rows.decode(
-                (String, Int64, Int64, Int64?, Int64, String, String?, String?, String?).self)
-            {
-                items.append(StoredItem(
+            try await run(statement).map { row in
+                let (uid, version, updated, deleted, clock, payload, status, parentUID, parentType) = try row.decode(
+                    (String, Int64, Int64, Int64?, Int64, String, String?, String?, String?).self)
+                return StoredItem(
                     uid: uid, version: version, updatedMs: updated, deletedMs: deleted, clockMs: clock, payload: payload,
-                    status: status, parentUID: parentUID, parentType: parentType))
+                    status: status, parentUID: parentUID, parentType: parentType)
             }
-            return items
         }
     }
 
     func rows(_ statement: SQLStatement) async throws -> [[SQLValue]] {
-        try await mappingConflicts { try await decodedRows(statement) }
-    }
-
-    private func decodedRows(_ statement: SQLStatement) async throws -> [[SQLValue]] {
-        var result: [[SQLValue]] = []
-        for try await row in try await connection.query(query(statement), logger: logger) {
-            var values: [SQLValue] = []
-            for cell in row {
-                if cell.bytes == nil {
-                    values.append(.null)
-                } else if [.int2, .int4, .int8].contains(cell.dataType) {
-                    values.append(.integer(try cell.decode(Int64.self)))
-                } else if [.float4, .float8].contains(cell.dataType) {
-                    values.append(.real(try cell.decode(Double.self)))
-                } else {
-                    values.append(.text(try cell.decode(String.self)))
+        try await mappingConflicts {
+            try await run(statement).map { row in
+                try row.map { cell -> SQLValue in
+                    if cell.bytes == nil { return .null }
+                    if [.int2, .int4, .int8].contains(cell.dataType) { return .integer(try cell.decode(Int64.self)) }
+                    if [.float4, .float8].contains(cell.dataType) { return .real(try cell.decode(Double.self)) }
+                    return .text(try cell.decode(String.self))
                 }
             }
-            result.append(values)
         }
-        return result
-    }
-}
-
-extension PostgresRowSequence {
-    fileprivate func consume() async throws {
-        for try await _ in self {}
     }
 }
