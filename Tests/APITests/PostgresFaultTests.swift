@@ -239,14 +239,14 @@ struct PrivatePostgres: Sendable {
     }
 
     func start() async throws {
-        try await pgctl(
-            "-l", directory + "/server.log", "-t", "60",
-            "-o", "-p \(port) -k \(directory) -c listen_addresses=127.0.0.1 -c fsync=off", "start")
+        try await pgctl("-o", "-p \(port) -k \(directory) -c listen_addresses=127.0.0.1 -c fsync=off", "start")
     }
 
-    /// `pg_ctl -D data -w ARGUMENTS`: waits until the server started, stopped or restarted.
+    /// `pg_ctl -D data -w ARGUMENTS`: waits until the server started, stopped or restarted; a
+    /// server it starts (restarts too) logs to server.log.
     func pgctl(_ arguments: String...) async throws {
-        let command = command("pg_ctl", ["-D", directory + "/data", "-w"] + arguments)
+        let command = command(
+            "pg_ctl", ["-D", directory + "/data", "-w", "-t", "60", "-l", directory + "/server.log"] + arguments)
         // pg_ctl blocks for seconds; keep it off the cooperative threads the API under test runs on.
         try await Task.detached { _ = try Self.output(command) }.value
     }

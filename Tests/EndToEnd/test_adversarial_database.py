@@ -67,11 +67,12 @@ class PrivatePostgres:
             raise RuntimeError(f"{' '.join(command)} failed: {done.stdout}{done.stderr}")
 
     def pg_ctl(self, *arguments):
-        self.run("pg_ctl", "-D", self.data, "-w", *arguments)
+        # -l for restarts too: a server writing to our pipe would keep it open after pg_ctl exits.
+        self.run("pg_ctl", "-D", self.data, "-w", "-t", "60", "-l", os.path.join(self.directory, "server.log"),
+                 *arguments)
 
     def start(self):
-        self.pg_ctl("-l", os.path.join(self.directory, "server.log"), "-t", "60",
-                    "-o", f"-p {self.port} -k {self.directory} -c listen_addresses=127.0.0.1 -c fsync=off", "start")
+        self.pg_ctl("-o", f"-p {self.port} -k {self.directory} -c listen_addresses=127.0.0.1 -c fsync=off", "start")
 
     def remove(self):
         try:
@@ -94,8 +95,7 @@ def postgres():
 @pytest.fixture
 def serve(postgres):
     # "sqlite" only keeps Server from using the shared cluster; DATABASE_URL points serve at ours.
-    running = Server("sqlite", settings={"DATABASE_URL": postgres.url,
-                                         "TOOLBRIDGE_TENANT_SECRET": "e2e-tenant-secret-" + "y" * 32})
+    running = Server("sqlite", settings={"DATABASE_URL": postgres.url})
     yield running
     running.stop()
 

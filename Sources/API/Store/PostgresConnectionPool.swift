@@ -51,6 +51,18 @@ final class PostgresConnectionPool: Service, Sendable {
         var reachable: Bool?
         var closing = false
 
+        /// The most recently parked connection still open, counted as leased. Closed ones are
+        /// dropped on the way: their slots are already reconnecting.
+        mutating func takeIdle() -> PostgresConnection? {
+            while let connection = idle.popLast() {
+                if !connection.isClosed {
+                    leased += 1
+                    return connection
+                }
+            }
+            return nil
+        }
+
         /// The oldest waiter, counted as leased, when one is waiting.
         mutating func takeWaiter() -> Waiter? {
             guard !waiters.isEmpty else { return nil }
@@ -121,10 +133,7 @@ final class PostgresConnectionPool: Service, Sendable {
     private func lease() async throws -> PostgresConnection {
         let start = state.withLock { state -> LeaseStart in
             if state.closing { return .failed(Self.closed) }
-            if let connection = state.idle.popLast() {
-                state.leased += 1
-                return .leased(connection)
-            }
+            if let connection = state.takeIdle() { return .leased(connection) }
             if state.reachable == false { return .failed(Self.unavailable) }
             state.nextWaiter &+= 1
             return .wait(id: state.nextWaiter)
@@ -146,10 +155,7 @@ final class PostgresConnectionPool: Service, Sendable {
                     // The cancellation handler may have run before the waiter existed.
                     if Task.isCancelled { return .failure(CancellationError()) }
                     if state.closing { return .failure(Self.closed) }
-                    if let connection = state.idle.popLast() {
-                        state.leased += 1
-                        return .success(connection)
-                    }
+                    if let connection = state.takeIdle() { return .success(connection) }
                     if state.reachable == false { return .failure(Self.unavailable) }
                     state.waiters[id] = Waiter(continuation: continuation, deadline: deadline)
                     return nil
