@@ -58,8 +58,5 @@ struct HostHTTPError: Error, Sendable {
 
 /// A JSON-RPC error response body, for messages that never reach an MCP server.
 func jsonRPCError(code: Int64, message: String, status: HTTPResponse.Status = .badRequest) -> Response {
-    .json(
-        JSONValue.object([
-            "jsonrpc": "2.0", "id": .null, "error": ["code": .integer(code), "message": .string(message)],
-        ]).serialized, status: status)
+    .json(SessionRouter.error(id: .null, code: code, message), status: status)
 }
