@@ -6,9 +6,13 @@ public struct AuthConfiguration: Sendable {
     /// A JWKS for RS256/ES256 tokens, fetched from a URL or read from a file.
     public var jwksURL: String?
     public var jwksFile: String?
-    /// Required `iss` and `aud` when set.
+    /// Required `iss` when set.
     public var issuer: String?
+    /// Required in `aud` when set: the server's own name, so a token meant for another
+    /// server (the API's for the host, the host's for the API) is refused.
     public var audience: String?
+    /// The hosts whose delegated credentials the API accepts; none by default (and at the edge).
+    public var delegation: DelegationTrust
     /// Secret for the signed tenant headers; nil makes tenant headers optional and unsigned.
     public var tenantSecret: String?
     /// The JWT claim listing the user's tenants (a string or an array of strings).
@@ -22,7 +26,7 @@ public struct AuthConfiguration: Sendable {
 
     public init(
         jwtSecret: String? = nil, jwksURL: String? = nil, jwksFile: String? = nil, issuer: String? = nil,
-        audience: String? = nil, tenantSecret: String? = nil, tenantClaim: String = "org_id",
+        audience: String? = nil, delegation: DelegationTrust = DelegationTrust(), tenantSecret: String? = nil, tenantClaim: String = "org_id",
         defaultTenant: String = "default", leewaySeconds: Int64 = 60, tenantHeaderWindowSeconds: Int64 = 300
     ) {
         self.jwtSecret = jwtSecret
@@ -30,6 +34,7 @@ public struct AuthConfiguration: Sendable {
         self.jwksFile = jwksFile
         self.issuer = issuer
         self.audience = audience
+        self.delegation = delegation
         self.tenantSecret = tenantSecret
         self.tenantClaim = tenantClaim
         self.defaultTenant = defaultTenant

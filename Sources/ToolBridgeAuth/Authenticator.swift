@@ -13,7 +13,12 @@ public struct Caller: Sendable, Equatable {
     public let user: String
     public let tenant: String
     public let memberships: [String]
+    /// The host acting for the user when the request came with its delegated credential; nil when
+    /// the user called with their own token.
+    public let actor: String?
 
+    /// How the caller authenticated, for logs: never the token itself.
+    public var credential: String { actor.map { "delegated by \($0)" } ?? "user token" }
 }
 
 /// The tenants a verified token may act in.
@@ -65,6 +70,14 @@ public struct Authenticator: Sendable {
 
     private func caller(_ headers: HTTPFields, tenant requested: String?) async throws(AuthError) -> Caller {
         let token = try await token(headers)
+        if let delegation = token.delegation {
+            // The host checked the user's membership before it delegated; the tenant it names in
+            // the headers (signed, with a tenant secret) must be the one it signed into the token.
+            if let requested, requested != delegation.tenant {
+                throw .forbidden("the tenant headers name '\(requested)' but the delegated credential is for '\(delegation.tenant)'")
+            }
+            return Caller(user: token.subject, tenant: delegation.tenant, memberships: [delegation.tenant], actor: delegation.actor)
+        }
         let membership = membership(of: token)
         let tenant: String
         if let requested {
@@ -79,7 +92,7 @@ public struct Authenticator: Sendable {
                 "this user belongs to several tenants (\(membership.tenants.joined(separator: ", "))): "
                     + "name one in X-TB-Tenant-ID")
         }
-        return Caller(user: token.subject, tenant: tenant, memberships: membership.tenants)
+        return Caller(user: token.subject, tenant: tenant, memberships: membership.tenants, actor: nil)
     }
 
     private func plainTenant(_ headers: HTTPFields) throws(AuthError) -> String? {

@@ -10,13 +10,13 @@ import Foundation
 /// A signing secret kept in the data directory for development, so a fresh clone runs with no
 /// configuration. Production sets `TOOLBRIDGE_JWT_SECRET` or a JWKS instead.
 public enum DevelopmentSecret {
-    public static func path(dataDirectory: String) -> String {
-        dataDirectory + "/toolbridge-dev-secret"
+    public static func path(dataDirectory: String, name: String = "toolbridge-dev-secret") -> String {
+        dataDirectory + "/" + name
     }
 
     /// Reads the secret, creating it (256 random bits, mode 0600) on first use.
-    public static func loadOrCreate(dataDirectory: String) throws -> String {
-        let path = path(dataDirectory: dataDirectory)
+    public static func loadOrCreate(dataDirectory: String, name: String = "toolbridge-dev-secret") throws -> String {
+        let path = path(dataDirectory: dataDirectory, name: name)
         if let existing = try? String(contentsOfFile: path, encoding: .utf8) {
             let trimmed = existing.trimmingCharacters(in: .whitespacesAndNewlines)
             if trimmed.count >= 32 { return trimmed }

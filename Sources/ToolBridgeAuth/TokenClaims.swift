@@ -5,6 +5,8 @@ enum ClaimValue: Codable, Sendable, Equatable {
     case string(String)
     case number(Double)
     case strings([String])
+    /// An object of string members, such as RFC 8693's `act` (deeper objects are `other`).
+    case object([String: String])
     case other
 
     init(from decoder: any Decoder) throws {
@@ -15,6 +17,8 @@ enum ClaimValue: Codable, Sendable, Equatable {
             self = .number(number)
         } else if let list = try? container.decode([String].self) {
             self = .strings(list)
+        } else if let members = try? container.decode([String: String].self) {
+            self = .object(members)
         } else {
             self = .other
         }
@@ -26,6 +30,7 @@ enum ClaimValue: Codable, Sendable, Equatable {
         case .string(let text): try container.encode(text)
         case .number(let number): try container.encode(number)
         case .strings(let list): try container.encode(list)
+        case .object(let members): try container.encode(members)
         case .other: try container.encodeNil()
         }
     }
@@ -36,6 +41,11 @@ enum ClaimValue: Codable, Sendable, Equatable {
         case .strings(let list): list
         default: nil
         }
+    }
+
+    var members: [String: String]? {
+        if case .object(let members) = self { return members }
+        return nil
     }
 
     var number: Double? {

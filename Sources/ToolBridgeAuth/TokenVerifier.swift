@@ -18,43 +18,62 @@ public struct VerifiedToken: Sendable, Equatable {
     public let subject: String
     /// The tenant claim's values; nil when the token has no such claim.
     public let tenants: [String]?
+    /// Set when the token is a host's delegated credential rather than the user's own token.
+    public let delegation: DelegatedCaller?
+
+    init(subject: String, tenants: [String]?, delegation: DelegatedCaller? = nil) {
+        self.subject = subject
+        self.tenants = tenants
+        self.delegation = delegation
+    }
 }
 
 /// Verifies bearer JWTs. HS256 tokens are checked against the configured secret and RS256/ES256
 /// tokens against the JWKS, each in its own key collection, so a token can never pick which kind
 /// of key verifies it. Tokens without a configured algorithm, including `alg: none`, are refused.
+/// Delegated credentials (`typ` `toolbridge-delegation+jwt`) are checked against the trusted
+/// hosts' keys only, and users' tokens never against those.
 public final class TokenVerifier: Sendable {
     private let configuration: AuthConfiguration
-    private let hmacKeys: JWTKeyCollection?
-    private let jwks: JWKSKeys?
+    private let userKeys: KeySet
+    private let hostKeys: KeySet?
 
     public init(configuration: AuthConfiguration, logger: Logger) async throws {
         self.configuration = configuration
-        if let secret = configuration.jwtSecret {
-            guard secret.utf8.count >= 32 else {
-                throw ConfigurationError("the JWT secret must be at least 32 bytes (256 bits) long")
-            }
-            hmacKeys = await JWTKeyCollection().add(hmac: HMACKey(from: secret), digestAlgorithm: .sha256)
-        } else {
-            hmacKeys = nil
+        if let secret = configuration.jwtSecret, secret.utf8.count < 32 {
+            throw ConfigurationError("the JWT secret must be at least 32 bytes (256 bits) long")
         }
-        if configuration.jwksURL != nil || configuration.jwksFile != nil {
-            jwks = try await JWKSKeys(url: configuration.jwksURL, file: configuration.jwksFile, logger: logger)
+        userKeys = try await KeySet(
+            secret: configuration.jwtSecret.map { ($0, nil) }, jwksURL: configuration.jwksURL,
+            jwksFile: configuration.jwksFile, logger: logger)
+        let trust = configuration.delegation
+        if trust.isConfigured {
+            let secret = try trust.secret.map { secret in
+                let key = try DelegationKey.secret(secret).checked(against: configuration.jwtSecret)
+                return (secret, Optional(JWKIdentifier(string: key.keyID)))
+            }
+            hostKeys = try await KeySet(secret: secret, jwksURL: trust.jwksURL, jwksFile: trust.jwksFile, logger: logger)
         } else {
-            jwks = nil
+            hostKeys = nil
         }
     }
 
     /// Signs an HS256 token with the configured secret (for `toolbridge token` and tests).
-    public func issue(subject: String, tenants: [String]?, ttlSeconds: Int64) async throws -> String {
-        guard let hmacKeys else { throw ConfigurationError("no JWT secret is configured to sign tokens with") }
+    public func issue(subject: String, tenants: [String]?, ttlSeconds: Int64, audience: [String]? = nil) async throws
+        -> String
+    {
+        guard let hmacKeys = userKeys.hmac else {
+            throw ConfigurationError("no JWT secret is configured to sign tokens with")
+        }
         let now = Timestamp.nowMilliseconds() / 1000
         var claims: [String: ClaimValue] = [
             "sub": .string(subject), "iat": .number(Double(now)), "exp": .number(Double(now + ttlSeconds)),
         ]
         if let tenants { claims[configuration.tenantClaim] = tenants.count == 1 ? .string(tenants[0]) : .strings(tenants) }
         if let issuer = configuration.issuer { claims["iss"] = .string(issuer) }
-        if let audience = configuration.audience { claims["aud"] = .string(audience) }
+        if let audience = audience ?? configuration.audience.map({ [$0] }) {
+            claims["aud"] = audience.count == 1 ? .string(audience[0]) : .strings(audience)
+        }
         return try await hmacKeys.sign(TokenClaims(claims))
     }
 
@@ -64,33 +83,30 @@ public final class TokenVerifier: Sendable {
         guard let headerBytes = Base64URL.decode(parts[0]), let header = try? JSONValue.parse(headerBytes),
             let algorithm = header["alg"]?.stringValue
         else { throw .unauthorized("the token header is not valid base64url JSON with an 'alg'") }
+        let keyID = header["kid"]?.stringValue
 
-        let keys: JWTKeyCollection
-        switch algorithm {
-        case "HS256":
-            guard let hmacKeys else { throw .unauthorized("HS256 tokens are not accepted by this server") }
-            keys = hmacKeys
-        case "RS256", "ES256":
-            guard let jwks else { throw .unauthorized("\(algorithm) tokens are not accepted: no JWKS is configured") }
-            keys = await jwks.keys(forKeyID: header["kid"]?.stringValue)
-        case "none", "None", "NONE":
-            throw .unauthorized("unsigned tokens (alg 'none') are refused")
-        default:
-            throw .unauthorized("the token algorithm '\(algorithm)' is not accepted")
+        guard header["typ"]?.stringValue == Delegation.tokenType else {
+            let claims = try await Self.verified(token, keys: try await userKeys.keys(algorithm: algorithm, keyID: keyID))
+            return try check(claims)
         }
+        guard let hostKeys else {
+            throw .unauthorized("delegated credentials are accepted only by an API that trusts the host's key")
+        }
+        let claims = try await Self.verified(token, keys: try await hostKeys.keys(algorithm: algorithm, keyID: keyID))
+        return try checkDelegated(claims)
+    }
 
-        let claims: TokenClaims
+    private static func verified(_ token: String, keys: JWTKeyCollection) async throws(AuthError) -> TokenClaims {
         do {
-            claims = try await keys.verify(token, as: TokenClaims.self)
+            return try await keys.verify(token, as: TokenClaims.self)
         } catch let error as JWTError where error.errorType == .signatureVerificationFailed {
             throw .unauthorized("the token signature is invalid")
         } catch {
             throw .unauthorized("the token could not be verified")
         }
-        return try check(claims)
     }
 
-    private func check(_ claims: TokenClaims) throws(AuthError) -> VerifiedToken {
+    private func checkLifetime(_ claims: TokenClaims) throws(AuthError) {
         let now = Double(Timestamp.nowMilliseconds()) / 1000
         let leeway = Double(configuration.leewaySeconds)
         guard let expiry = claims.values["exp"]?.number else { throw .unauthorized("the token has no 'exp' claim") }
@@ -98,6 +114,10 @@ public final class TokenVerifier: Sendable {
         if let notBefore = claims.values["nbf"]?.number, notBefore - leeway > now {
             throw .unauthorized("the token is not valid yet ('nbf' is in the future)")
         }
+    }
+
+    private func check(_ claims: TokenClaims) throws(AuthError) -> VerifiedToken {
+        try checkLifetime(claims)
         if let issuer = configuration.issuer, claims.values["iss"] != .string(issuer) {
             throw .unauthorized("the token's issuer is not the one this server trusts")
         }
@@ -108,6 +128,59 @@ public final class TokenVerifier: Sendable {
             throw .unauthorized("the token has no usable 'sub' claim")
         }
         return VerifiedToken(subject: subject, tenants: claims.values[configuration.tenantClaim]?.strings)
+    }
+
+    /// A host's credential: short-lived, for this API, naming the user, the tenant and the host.
+    private func checkDelegated(_ claims: TokenClaims) throws(AuthError) -> VerifiedToken {
+        try checkLifetime(claims)
+        guard let expiry = claims.values["exp"]?.number, let issuedAt = claims.values["iat"]?.number,
+            expiry - issuedAt <= Double(Delegation.maximumLifetimeSeconds)
+        else {
+            throw .unauthorized(
+                "a delegated credential must carry 'iat' and live at most \(Delegation.maximumLifetimeSeconds) s")
+        }
+        guard claims.values["iss"] == .string(Delegation.issuer),
+            (claims.values["aud"]?.strings ?? []).contains(Delegation.audience)
+        else { throw .unauthorized("the delegated credential is not a ToolBridge host's credential for this API") }
+        guard let subject = claims.values["sub"]?.strings?.first, Identifiers.isValidUser(subject),
+            let tenant = claims.values["tenant"]?.strings?.first, Identifiers.isValidTenant(tenant),
+            let actor = claims.values["act"]?.members?["sub"], Identifiers.isValidUser(actor)
+        else { throw .unauthorized("the delegated credential must name a user ('sub'), a tenant and its actor ('act')") }
+        return VerifiedToken(subject: subject, tenants: [tenant], delegation: DelegatedCaller(actor: actor, tenant: tenant))
+    }
+}
+
+/// The keys of one kind of token: an HS256 secret and/or a JWKS, each in its own collection.
+private struct KeySet: Sendable {
+    let hmac: JWTKeyCollection?
+    let jwks: JWKSKeys?
+
+    init(secret: (String, JWKIdentifier?)?, jwksURL: String?, jwksFile: String?, logger: Logger) async throws {
+        if let (secret, keyID) = secret {
+            hmac = await JWTKeyCollection().add(hmac: HMACKey(from: secret), digestAlgorithm: .sha256, kid: keyID)
+        } else {
+            hmac = nil
+        }
+        if jwksURL != nil || jwksFile != nil {
+            jwks = try await JWKSKeys(url: jwksURL, file: jwksFile, logger: logger)
+        } else {
+            jwks = nil
+        }
+    }
+
+    func keys(algorithm: String, keyID: String?) async throws(AuthError) -> JWTKeyCollection {
+        switch algorithm {
+        case "HS256":
+            guard let hmac else { throw .unauthorized("HS256 tokens are not accepted by this server") }
+            return hmac
+        case "RS256", "ES256":
+            guard let jwks else { throw .unauthorized("\(algorithm) tokens are not accepted: no JWKS is configured") }
+            return await jwks.keys(forKeyID: keyID)
+        case "none", "None", "NONE":
+            throw .unauthorized("unsigned tokens (alg 'none') are refused")
+        default:
+            throw .unauthorized("the token algorithm '\(algorithm)' is not accepted")
+        }
     }
 }
 

@@ -50,16 +50,23 @@ struct HostAssembly {
     let pluginWatcher: PluginDirectoryWatcher
     let authenticator: Authenticator
 
+    /// `edgeAuth` verifies the clients' tokens (the host's audience); `delegation` signs the
+    /// host's own credentials for the API.
     init(
-        apiURL: String, auth: AuthConfiguration, tenantsPath: String?, plugins: PluginOptions,
-        idleSessionTimeout: Duration, logger: Logger
+        apiURL: String, edgeAuth: AuthConfiguration, delegation: DelegatedCredentials, tenantsPath: String?,
+        plugins: PluginOptions, idleSessionTimeout: Duration, logger: Logger
     ) async throws {
         // Everything that can fail comes before the parts that must be shut down (the HTTP
         // client, the thread pool).
         let tenants = try TenantConfiguration(path: tenantsPath, logger: logger)
         authenticator = Authenticator(
-            configuration: auth, verifier: try await TokenVerifier(configuration: auth, logger: logger))
-        proxy = RESTProxy(configuration: ProxyConfiguration(apiURL: apiURL, tenantSecret: auth.tenantSecret), logger: logger)
+            configuration: edgeAuth, verifier: try await TokenVerifier(configuration: edgeAuth, logger: logger))
+        if edgeAuth.audience == nil, edgeAuth.jwtSecret != nil || edgeAuth.jwksURL != nil || edgeAuth.jwksFile != nil {
+            logger.notice("the MCP edge checks no token audience: set TOOLBRIDGE_MCP_AUDIENCE (or TOOLBRIDGE_PUBLIC_URL) so only tokens issued for this host are accepted")
+        }
+        proxy = RESTProxy(
+            configuration: ProxyConfiguration(apiURL: apiURL, tenantSecret: edgeAuth.tenantSecret), credentials: delegation,
+            logger: logger)
         let core = PluginLoader.load(directories: [], logger: logger)
         runner = ToolRunner(plugins: core.plugins, proxy: proxy, logger: logger)
         catalog = ToolCatalog(runner: runner, tenants: tenants)
@@ -122,12 +129,28 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.limits = try settings.serverLimits(listeners: 2, logger: logger)
         let apiURL = "http://\(listen == "0.0.0.0" ? "127.0.0.1" : listen):\(configuration.port)"
 
+        // The host's delegated credentials: unless configured, a secret only this process knows.
+        let delegationKey = try settings.delegationKey(processSecret: .randomSecret())
+        switch delegationKey {
+        case .secret(let secret) where configuration.auth.delegation.secret == nil:
+            configuration.auth.delegation.secret = secret
+        case .ecdsa where configuration.auth.delegation.jwksFile == nil && configuration.auth.delegation.jwksURL == nil:
+            throw ConfigurationError(
+                "TOOLBRIDGE_DELEGATION_KEY is set, so the API needs its public key: set TOOLBRIDGE_DELEGATION_JWKS_FILE (see `toolbridge delegation-key`)")
+        default: break
+        }
+        let hostConfiguration = host.configuration(
+            host: listen, environment: settings.environment, limits: configuration.limits)
+
         // Configuration errors first: an opened store must be run (and closed) by the server.
         let authenticator = Authenticator(
             configuration: configuration.auth,
             verifier: try await TokenVerifier(configuration: configuration.auth, logger: logger))
         let parts = try await HostAssembly(
-            apiURL: apiURL, auth: configuration.auth, tenantsPath: host.tenantsPath(settings.environment),
+            apiURL: apiURL, edgeAuth: settings.edgeAuth(configuration.auth, publicURL: hostConfiguration.publicURL),
+            delegation: try await DelegatedCredentials(
+                key: delegationKey, actor: settings.hostActor, userSecret: configuration.auth.jwtSecret),
+            tenantsPath: host.tenantsPath(settings.environment),
             plugins: plugins, idleSessionTimeout: try settings.idleSessionTimeout(), logger: logger)
         let storage = try await APIStorage.open(configuration, logger: logger)
         let api = APIServer.application(
@@ -136,8 +159,6 @@ struct ServeCommand: AsyncParsableCommand {
         let token = developmentMode
             ? try await authenticator.verifier.issue(subject: "developer", tenants: nil, ttlSeconds: 30 * 86_400) : nil
         let listen = listen
-        let hostConfiguration = host.configuration(
-            host: listen, environment: settings.environment, limits: configuration.limits)
         let mcp = parts.application(hostConfiguration, logger: logger) { port in
             announce("toolbridge mcp listening on http://\(listen):\(port)")
             if let token {
@@ -179,17 +200,20 @@ struct MCPCommand: AsyncParsableCommand {
         let logger = Logger(label: "toolbridge.mcp")
         let configuration = try settings.apiConfiguration(logger: logger, announce: !stdio)
         let apiURL = settings.apiURL(flag: apiURL)
+        let listen = listen
+        let hostConfiguration = host.configuration(
+            host: listen, environment: settings.environment,
+            limits: try settings.serverLimits(listeners: 1, logger: logger))
         let parts = try await HostAssembly(
-            apiURL: apiURL, auth: configuration.auth, tenantsPath: host.tenantsPath(settings.environment),
+            apiURL: apiURL, edgeAuth: settings.edgeAuth(configuration.auth, publicURL: hostConfiguration.publicURL),
+            delegation: try await DelegatedCredentials(
+                key: try settings.delegationKey(), actor: settings.hostActor, userSecret: configuration.auth.jwtSecret),
+            tenantsPath: host.tenantsPath(settings.environment),
             plugins: plugins, idleSessionTimeout: try settings.idleSessionTimeout(), logger: logger)
         if stdio {
             try await runStdio(parts, settings: settings, logger: logger)
             return
         }
-        let listen = listen
-        let hostConfiguration = host.configuration(
-            host: listen, environment: settings.environment,
-            limits: try settings.serverLimits(listeners: 1, logger: logger))
         let mcp = parts.application(hostConfiguration, logger: logger) { port in
             announce("toolbridge mcp listening on http://\(listen):\(port)")
         }
@@ -209,7 +233,7 @@ struct MCPCommand: AsyncParsableCommand {
         case .success(let resolved): caller = resolved
         case .failure(let error): throw ValidationError("the token was refused: \(error.message)")
         }
-        let identity = CallIdentity(user: caller.user, tenant: caller.tenant, bearerToken: token, correlationID: "stdio")
+        let identity = CallIdentity(user: caller.user, tenant: caller.tenant, correlationID: "stdio")
         let session = StdioSession(catalog: parts.catalog, identity: identity, sessions: parts.sessions, logger: logger)
         try await settings.serviceGroup(parts.services, endingWith: session, logger: logger).run()
     }

@@ -83,7 +83,7 @@ struct CallCommand: AsyncParsableCommand {
     @Option(help: "The tool's arguments as a JSON object.")
     var args = "{}"
 
-    @Option(help: "The user to act as (a token is signed for it with the configured secret).")
+    @Option(help: "The user to act as, with the host's delegated credential (see docs/auth.md).")
     var sub: String
 
     @Option(help: "The tenant to act in (default: the configured default tenant).")
@@ -103,18 +103,17 @@ struct CallCommand: AsyncParsableCommand {
             throw ValidationError("--args is not valid JSON: \(error)")
         }
         let tenant = tenant ?? configuration.auth.defaultTenant
-        let verifier = try await TokenVerifier(configuration: configuration.auth, logger: logger)
-        let token = try await verifier.issue(
-            subject: sub, tenants: self.tenant.map { [$0] }, ttlSeconds: 300)
         let proxy = RESTProxy(
             configuration: ProxyConfiguration(
                 apiURL: settings.apiURL(flag: apiURL),
                 tenantSecret: configuration.auth.tenantSecret),
+            credentials: try await DelegatedCredentials(
+                key: try settings.delegationKey(), actor: settings.hostActor, userSecret: configuration.auth.jwtSecret),
             logger: logger)
         let report = plugins.load(logger: logger)
         let runner = ToolRunner(plugins: report.plugins, proxy: proxy, logger: logger)
         let identity = CallIdentity(
-            user: sub, tenant: tenant, bearerToken: token, correlationID: UUID().uuidString.lowercased())
+            user: sub, tenant: tenant, correlationID: UUID().uuidString.lowercased())
         let tool = self.tool
         let outcome = try await withRunningServices([proxy, runner]) {
             await runner.call(tool, arguments: arguments, identity: identity)

@@ -88,6 +88,10 @@ struct Settings {
             jwksFile: environment["TOOLBRIDGE_JWKS_FILE"].nonEmpty,
             issuer: environment["TOOLBRIDGE_JWT_ISSUER"].nonEmpty,
             audience: environment["TOOLBRIDGE_JWT_AUDIENCE"].nonEmpty,
+            delegation: DelegationTrust(
+                secret: environment["TOOLBRIDGE_DELEGATION_SECRET"].nonEmpty,
+                jwksURL: environment["TOOLBRIDGE_DELEGATION_JWKS_URL"].nonEmpty,
+                jwksFile: environment["TOOLBRIDGE_DELEGATION_JWKS_FILE"].nonEmpty),
             tenantSecret: environment["TOOLBRIDGE_TENANT_SECRET"].nonEmpty,
             tenantClaim: environment["TOOLBRIDGE_TENANT_CLAIM"].nonEmpty ?? "org_id",
             defaultTenant: environment["TOOLBRIDGE_DEFAULT_TENANT"].nonEmpty ?? "default")
@@ -98,6 +102,10 @@ struct Settings {
                 "DEVELOPMENT MODE: no TOOLBRIDGE_JWT_SECRET or JWKS is set; tokens are signed with the secret in \(DevelopmentSecret.path(dataDirectory: dataDirectory)). Do not use this in production."
                 )
             }
+        }
+        if usesDevelopmentSecret, auth.delegation.secret == nil {
+            auth.delegation.secret = try DevelopmentSecret.loadOrCreate(
+                dataDirectory: dataDirectory, name: "toolbridge-dev-delegation-secret")
         }
         if announce, auth.tenantSecret == nil {
             logger.warning(
@@ -110,6 +118,44 @@ struct Settings {
         if let seconds = try integer("TOOLBRIDGE_SESSION_TTL") { configuration.sessionTTLSeconds = seconds }
         if let connections = try integer("TOOLBRIDGE_DB_CONNECTIONS") { configuration.databaseConnections = Int(connections) }
         return configuration
+    }
+}
+
+extension Settings {
+    /// The host's authentication at the MCP edge: the users' keys as the API has them, but the
+    /// audience is the host's own (`TOOLBRIDGE_MCP_AUDIENCE`, else its public URL; RFC 8707), and
+    /// no delegated credential is accepted there.
+    func edgeAuth(_ api: AuthConfiguration, publicURL: String?) -> AuthConfiguration {
+        var edge = api
+        edge.audience = environment["TOOLBRIDGE_MCP_AUDIENCE"].nonEmpty ?? publicURL
+        edge.delegation = DelegationTrust()
+        return edge
+    }
+
+    /// The name the host acts under in its delegated credentials (`act.sub`).
+    var hostActor: String { environment["TOOLBRIDGE_REPLICA_ID"].nonEmpty ?? "toolbridge-host" }
+
+    /// The key the host signs its delegated credentials with: `TOOLBRIDGE_DELEGATION_KEY` (a PEM
+    /// P-256 private key file, ES256), else `TOOLBRIDGE_DELEGATION_SECRET` (HS256), else in
+    /// development mode a secret kept in the data directory (so `mcp --stdio` can reach a `serve`
+    /// of the same directory). `serve` passes `processSecret`: its host and API share a fresh
+    /// random secret that never leaves the process. A host alone with none of these cannot be
+    /// trusted by any API, so that is an error.
+    func delegationKey(processSecret: DelegationKey? = nil) throws -> DelegationKey {
+        if let path = environment["TOOLBRIDGE_DELEGATION_KEY"].nonEmpty {
+            guard let pem = try? String(contentsOfFile: path, encoding: .utf8) else {
+                throw ConfigurationError("cannot read the delegation key file \(path)")
+            }
+            return try DelegationKey.privateKey(pem: pem)
+        }
+        if let secret = environment["TOOLBRIDGE_DELEGATION_SECRET"].nonEmpty { return .secret(secret) }
+        if usesDevelopmentSecret {
+            return .secret(try DevelopmentSecret.loadOrCreate(dataDirectory: dataDirectory, name: "toolbridge-dev-delegation-secret"))
+        }
+        if let processSecret { return processSecret }
+        throw ConfigurationError(
+            "the host needs a key for its delegated credentials to the API: set TOOLBRIDGE_DELEGATION_KEY (a PEM P-256 private key; the API trusts its public key through TOOLBRIDGE_DELEGATION_JWKS_FILE or _URL) or TOOLBRIDGE_DELEGATION_SECRET (the same on host and API); see docs/auth.md"
+        )
     }
 }
 

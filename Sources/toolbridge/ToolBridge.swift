@@ -11,7 +11,7 @@ struct ToolBridge: AsyncParsableCommand {
         commandName: "toolbridge",
         abstract: "Notes, tasks, comments and chats for LLM clients, through the Model Context Protocol.",
         subcommands: [
-            APICommand.self, TokenCommand.self, ServeCommand.self, MCPCommand.self, MigrateCommand.self, PluginsCommand.self, CallCommand.self, BenchCommand.self,
+            APICommand.self, TokenCommand.self, DelegationKeyCommand.self, ServeCommand.self, MCPCommand.self, MigrateCommand.self, PluginsCommand.self, CallCommand.self, BenchCommand.self,
         ])
 }
 
@@ -82,11 +82,15 @@ struct TokenCommand: AsyncParsableCommand {
     @Option(help: "Lifetime in seconds.")
     var ttl: Int64 = 3600
 
+    @Option(help: "An audience (aud claim), e.g. the host's TOOLBRIDGE_MCP_AUDIENCE; repeat for several (default: TOOLBRIDGE_JWT_AUDIENCE).")
+    var audience: [String] = []
+
     func run() async throws {
         let logger = Logger(label: "toolbridge.token")
         let configuration = try common.settings(quiet: true).apiConfiguration(logger: logger)
         let verifier = try await TokenVerifier(configuration: configuration.auth, logger: logger)
-        print(try await verifier.issue(subject: sub, tenants: tenant.isEmpty ? nil : tenant, ttlSeconds: ttl))
+        print(try await verifier.issue(
+            subject: sub, tenants: tenant.isEmpty ? nil : tenant, ttlSeconds: ttl, audience: audience.isEmpty ? nil : audience))
     }
 }
 

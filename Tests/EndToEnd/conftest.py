@@ -19,6 +19,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "e2e-secret-" + "x" * 40
 TENANT_SECRET = "e2e-tenant-secret-" + "y" * 30
+# The host's key for its delegated credentials to the API: set, so a stdio host started beside a
+# `serve` (another process) is trusted by that server's API as its own host is.
+DELEGATION_SECRET = "e2e-delegation-secret-" + "z" * 30
 
 
 def toolbridge_binary() -> str:
@@ -63,6 +66,7 @@ class Server:
             "TOOLBRIDGE_DATA_DIR": str(self.directory),
             "TOOLBRIDGE_JWT_SECRET": SECRET,
             "TOOLBRIDGE_TENANT_SECRET": TENANT_SECRET,
+            "TOOLBRIDGE_DELEGATION_SECRET": DELEGATION_SECRET,
             "TOOLBRIDGE_TENANTS": str(self.tenants_file),
             "TOOLBRIDGE_LOG_LEVEL": "warning",
             **(settings or {}),

@@ -21,7 +21,7 @@ from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp import ClientSession
 
-from conftest import SECRET, TENANT_SECRET, token, toolbridge_binary
+from conftest import DELEGATION_SECRET, SECRET, TENANT_SECRET, token, toolbridge_binary
 
 NGINX_CONF = """
 worker_processes 1;
@@ -83,7 +83,8 @@ def free_port() -> int:
 def environment(directory, **extra):
     base = {k: v for k, v in os.environ.items() if not k.startswith("TOOLBRIDGE_") and k != "DATABASE_URL"}
     return {**base, "TOOLBRIDGE_DATA_DIR": str(directory), "TOOLBRIDGE_JWT_SECRET": SECRET,
-            "TOOLBRIDGE_TENANT_SECRET": TENANT_SECRET, "TOOLBRIDGE_LOG_LEVEL": "warning", **extra}
+            "TOOLBRIDGE_TENANT_SECRET": TENANT_SECRET, "TOOLBRIDGE_DELEGATION_SECRET": DELEGATION_SECRET,
+            "TOOLBRIDGE_LOG_LEVEL": "warning", **extra}
 
 
 def start(arguments, env, pattern, log):

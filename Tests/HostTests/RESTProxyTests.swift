@@ -1,7 +1,9 @@
 import API
 import Foundation
 import Host
+import Logging
 import PluginABI
+import ServerSupport
 import TestSupport
 import Testing
 
@@ -83,15 +85,21 @@ struct RESTProxyTests {
         }
     }
 
-    @Test("the API's refusal to make a session (a non-member tenant) comes back as the tool's error")
-    func sessionRefusal() async throws {
+    @Test("a host whose delegation key the API does not trust gets the API's 401 as the tool's error")
+    func untrustedHost() async throws {
         try await HostHarness.run(.sqlite) { host in
-            let identity = CallIdentity(
-                user: "mallory", tenant: host.tenant, bearerToken: TestTokens.hs256(sub: "mallory", claims: ["org_id": "other"]),
-                correlationID: "c")
-            let outcome = await host.runner.call("list_notes", arguments: [:], identity: identity)
-            #expect(outcome.value["status"] == 403)
-            #expect(outcome.message?.contains("not a member") == true)
+            var logger = Logger(label: "toolbridge.test.host")
+            logger.logLevel = .error
+            let stranger = RESTProxy(
+                configuration: ProxyConfiguration(apiURL: host.apiURL, requestTimeout: .seconds(10)),
+                credentials: try await HostHarness.testCredentials(secret: "another-host-secret-0123456789abcdef0123"),
+                logger: logger)
+            let runner = ToolRunner(plugins: builtPlugins.plugins, proxy: stranger, threads: 2, ownsPlugins: false, logger: logger)
+            let outcome = try await withRunningServices([stranger, runner]) {
+                await runner.call("list_notes", arguments: [:], identity: HostHarness.identity(tenant: host.tenant))
+            }
+            #expect(outcome.value["status"] == 401)
+            #expect(outcome.message?.contains("signature is invalid") == true)
         }
     }
 }

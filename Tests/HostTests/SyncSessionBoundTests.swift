@@ -19,7 +19,8 @@ struct SyncSessionBoundTests {
             logger.logLevel = .error
             var configuration = ProxyConfiguration(apiURL: "http://127.0.0.1:\(client.port!)", requestTimeout: .seconds(10))
             configure(&configuration)
-            let proxy = RESTProxy(configuration: configuration, logger: logger)
+            let proxy = RESTProxy(
+                configuration: configuration, credentials: try await HostHarness.testCredentials(), logger: logger)
             let runner = ToolRunner(plugins: builtPlugins.plugins, proxy: proxy, threads: 4, ownsPlugins: false, logger: logger)
             try await withRunningServices([proxy, runner]) { try await body(runner, proxy, tenant) }
         }

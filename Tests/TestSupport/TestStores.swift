@@ -28,7 +28,10 @@ public enum TestDatabase {
 
     /// An API configuration on the given store; SQLite gets its own file in a fresh directory.
     public static func configuration(_ kind: StoreKind, dataDirectory: String? = nil) throws -> APIConfiguration {
-        var configuration = APIConfiguration(port: 0, auth: AuthConfiguration(jwtSecret: TestTokens.secret))
+        var configuration = APIConfiguration(
+            port: 0,
+            auth: AuthConfiguration(
+                jwtSecret: TestTokens.secret, delegation: DelegationTrust(secret: TestTokens.delegationSecret)))
         switch kind {
         case .sqlite: configuration.dataDirectory = try dataDirectory ?? temporaryDirectory()
         case .postgres:

@@ -5,6 +5,8 @@ import Foundation
 /// Builds JWTs by hand, so tests can make the broken ones too (expired, unsigned, forged).
 public enum TestTokens {
     public static let secret = "test-secret-0123456789abcdef0123456789abcdef"
+    /// The secret test hosts sign their delegated credentials with; the test APIs trust it.
+    public static let delegationSecret = "test-delegation-secret-0123456789abcdef012345"
 
     public static func base64URL(_ data: some DataProtocol) -> String {
         Data(data).base64EncodedString()

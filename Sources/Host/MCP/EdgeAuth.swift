@@ -16,11 +16,8 @@ struct EdgeAuth: Sendable {
     func identity(_ request: Request) async throws(HostHTTPError) -> CallIdentity {
         do {
             let caller = try await authenticator.edgeCaller(request.headers)
-            let header = request.headers[.authorization] ?? ""
-            let token = String(header.dropFirst("Bearer ".count)).trimmingWhitespace()
             return CallIdentity(
-                user: caller.user, tenant: caller.tenant, bearerToken: token,
-                correlationID: request.headers[.correlationID] ?? UUID().uuidString.lowercased())
+                user: caller.user, tenant: caller.tenant, correlationID: request.headers[.correlationID] ?? UUID().uuidString.lowercased())
         } catch {
             if error.status == .unauthorized {
                 let metadata = baseURL(request) + "/.well-known/oauth-protected-resource"

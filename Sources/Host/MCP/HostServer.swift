@@ -274,7 +274,7 @@ struct HostRoutes: Sendable {
         guard session.identity.matches(identity) else {
             throw HostHTTPError(.forbidden, "this session belongs to another user or tenant")
         }
-        session.identity.refresh(token: identity.bearerToken)
+        session.identity.touch()
         do {
             transport.deliver(try await message(request).data)
         } catch let malformed as MalformedMessage {
@@ -303,7 +303,7 @@ struct HostRoutes: Sendable {
         guard session.identity.matches(identity) else {
             throw HostHTTPError(.forbidden, "this session belongs to another user or tenant")
         }
-        session.identity.refresh(token: identity.bearerToken)
+        session.identity.touch()
         switch request.method {
         case .post:
             let posted: (data: Data, value: JSONValue)

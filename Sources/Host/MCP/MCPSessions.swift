@@ -5,23 +5,18 @@ import ServerSupport
 import ServiceLifecycle
 import Synchronization
 
-/// The caller of a session. Clients refresh their tokens, so each authenticated request of the
-/// session replaces the token; the user and tenant never change.
+/// The caller of a session: its user and tenant never change. Every request of the session is
+/// authenticated on its own, so a client whose token expired cannot go on using it.
 public final class SessionIdentity: Sendable {
-    private let value: Mutex<CallIdentity>
+    public let current: CallIdentity
     /// When the session last received a request, for closing abandoned sessions.
     let lastActiveMs = Atomic<Int64>(Timestamp.nowMilliseconds())
 
-    init(_ identity: CallIdentity) { value = Mutex(identity) }
+    init(_ identity: CallIdentity) { current = identity }
 
-    public var current: CallIdentity { value.withLock { $0 } }
-
-    func refresh(token: String) {
+    /// Notes an authenticated request of the session.
+    func touch() {
         lastActiveMs.store(Timestamp.nowMilliseconds(), ordering: .relaxed)
-        value.withLock { identity in
-            identity = CallIdentity(
-                user: identity.user, tenant: identity.tenant, bearerToken: token, correlationID: identity.correlationID)
-        }
     }
 
     /// True when `other` is the same user in the same tenant.

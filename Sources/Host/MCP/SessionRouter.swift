@@ -297,8 +297,7 @@ actor SessionRouter: Transport {
     private nonisolated func answer(id: JSONValue, tool: String, arguments: JSONValue) async -> String {
         let caller = identity.current
         let call = CallIdentity(
-            user: caller.user, tenant: caller.tenant, bearerToken: caller.bearerToken,
-            correlationID: UUID().uuidString.lowercased())
+            user: caller.user, tenant: caller.tenant, correlationID: UUID().uuidString.lowercased())
         guard let result = await catalog.call(tool, arguments: arguments, as: call) else {
             return Self.error(id: id, code: -32602, "unknown tool '\(tool)'")
         }

@@ -64,20 +64,22 @@ public struct ProxyError: Error, Sendable, CustomStringConvertible {
     public let description: String
 }
 
-/// The only way plugins reach the API. One pooled HTTP client; every request carries the
-/// user's token, the (signed) tenant headers, a sync session and the correlation id. The sync
+/// The only way plugins reach the API. One pooled HTTP client; every request carries the host's
+/// delegated credential for the user and tenant (never the client's token), the (signed) tenant headers, a sync session and the correlation id. The sync
 /// session of each (tenant, user) is created on first use, reused, and renewed transparently
 /// when the API answers 428 (unknown or expired session) or 409 (epoch changed).
 ///
 /// A `Service`: its HTTP client shuts down when the service group does.
 public final class RESTProxy: Service, Sendable {
     public let configuration: ProxyConfiguration
+    let credentials: DelegatedCredentials
     let client: HTTPClient
     let sessions: SyncSessionCache
     let logger: Logger
 
-    public init(configuration: ProxyConfiguration, logger: Logger) {
+    public init(configuration: ProxyConfiguration, credentials: DelegatedCredentials, logger: Logger) {
         self.configuration = configuration
+        self.credentials = credentials
         sessions = SyncSessionCache(
             capacity: configuration.maximumSyncSessions, idleLimit: configuration.syncSessionIdleLimit)
         self.logger = logger
@@ -159,9 +161,16 @@ public final class RESTProxy: Service, Sendable {
         return value["epoch"]?.int64Value
     }
 
-    private func headers(for identity: CallIdentity) -> HTTPHeaders {
+    private func headers(for identity: CallIdentity) async throws(ProxyError) -> HTTPHeaders {
+        let token: String
+        do {
+            token = try await credentials.token(user: identity.user, tenant: identity.tenant)
+        } catch {
+            logger.error("cannot sign a delegated credential", metadata: ["error": "\(error)"])
+            throw ProxyError(kind: .unavailable, description: "the host could not sign its credential for the API")
+        }
         var headers = HTTPHeaders()
-        headers.add(name: "Authorization", value: "Bearer \(identity.bearerToken)")
+        headers.add(name: "Authorization", value: "Bearer \(token)")
         headers.add(name: "X-TB-Tenant-ID", value: identity.tenant)
         if let secret = configuration.tenantSecret {
             let timestamp = Timestamp.nowMilliseconds()
@@ -179,7 +188,7 @@ public final class RESTProxy: Service, Sendable {
     ) async throws(ProxyError) -> ProxyResponse {
         var outgoing = HTTPClientRequest(url: configuration.apiURL + request.path)
         outgoing.method = HTTPMethod(rawValue: request.method)
-        outgoing.headers = headers(for: identity)
+        outgoing.headers = try await headers(for: identity)
         outgoing.headers.add(name: "X-Sync-Session", value: session.id)
         outgoing.headers.add(name: "X-Sync-Epoch", value: String(session.epoch))
         if let ifMatch = request.ifMatch { outgoing.headers.add(name: "If-Match", value: "\"\(ifMatch)\"") }
@@ -193,7 +202,7 @@ public final class RESTProxy: Service, Sendable {
     private func createSession(_ identity: CallIdentity) async throws(ProxyError) -> SyncSessionCache.Creation {
         var request = HTTPClientRequest(url: configuration.apiURL + "/v1/sync/sessions")
         request.method = .POST
-        request.headers = headers(for: identity)
+        request.headers = try await headers(for: identity)
         let response = try await perform(request)
         guard response.status == 201, let value = try? JSONValue.parse(response.body),
             let id = value["id"]?.stringValue, let epoch = value["epoch"]?.int64Value

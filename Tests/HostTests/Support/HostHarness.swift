@@ -4,6 +4,7 @@ import Host
 import Logging
 import ServerSupport
 import TestSupport
+import ToolBridgeAuth
 
 /// The core plugins `swift build` put beside the test binary, opened once for the whole run
 /// (a library is never unloaded, so every test shares the same initialised plugins).
@@ -42,15 +43,20 @@ struct HostHarness: Sendable {
     ) async throws -> Value {
         var logger = Logger(label: "toolbridge.test.host")
         logger.logLevel = .error
-        let proxy = RESTProxy(configuration: ProxyConfiguration(apiURL: apiURL, requestTimeout: .seconds(10)), logger: logger)
+        let proxy = RESTProxy(
+            configuration: ProxyConfiguration(apiURL: apiURL, requestTimeout: .seconds(10)),
+            credentials: try await testCredentials(), logger: logger)
         let runner = ToolRunner(plugins: plugins, proxy: proxy, threads: 16, ownsPlugins: false, logger: logger)
         return try await withRunningServices([proxy, runner]) { try await body(runner, proxy) }
     }
 
+    /// A test host's delegated credentials, signed with the secret the test APIs trust.
+    static func testCredentials(secret: String = TestTokens.delegationSecret) async throws -> DelegatedCredentials {
+        try await DelegatedCredentials(key: .secret(secret), actor: "test-host", userSecret: TestTokens.secret)
+    }
+
     static func identity(_ user: String = "alice", tenant: String) -> CallIdentity {
-        CallIdentity(
-            user: user, tenant: tenant, bearerToken: TestTokens.hs256(sub: user, claims: ["org_id": tenant]),
-            correlationID: "test-\(UUID().uuidString.prefix(8))")
+        CallIdentity(user: user, tenant: tenant, correlationID: "test-\(UUID().uuidString.prefix(8))")
     }
 
     func call(_ tool: String, _ arguments: JSONValue = [:], as user: String = "alice") async -> ToolOutcome {
