@@ -13,7 +13,7 @@ struct DelegationKeyCommand: ParsableCommand {
         abstract: "Create an ES256 key for the host's delegated credentials and add its public key to a JWKS file.")
 
     @Option(help: "Where to write the new private key (PEM, mode 0600): the host's TOOLBRIDGE_DELEGATION_KEY.")
-    var privateKey: String
+    var privateKey: String?
 
     @Option(help: "The JWKS file the API trusts (TOOLBRIDGE_DELEGATION_JWKS_FILE); created, or the key is added to it.")
     var jwks: String
@@ -30,6 +30,7 @@ struct DelegationKeyCommand: ParsableCommand {
             print("removed \(before - keys.count) key(s); \(jwks) now holds \(keys.count)")
             return
         }
+        guard let privateKey else { throw ValidationError("name the new key's file with --private-key") }
         guard !FileManager.default.fileExists(atPath: privateKey) else {
             throw ValidationError("\(privateKey) exists: choose a new file, a key is never overwritten")
         }

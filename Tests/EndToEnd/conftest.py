@@ -31,13 +31,15 @@ def toolbridge_binary() -> str:
     return path
 
 
-def token(sub: str, tenants=None, secret: str = SECRET, ttl: int = 3600) -> str:
+def token(sub: str, tenants=None, secret: str = SECRET, ttl: int = 3600, audience=None) -> str:
     """An HS256 JWT, built by hand so tests can also make forged ones."""
     def b64(data: bytes) -> str:
         return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
     claims = {"sub": sub, "exp": int(time.time()) + ttl}
     if tenants is not None:
         claims["org_id"] = tenants
+    if audience is not None:
+        claims["aud"] = audience
     signing_input = b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode()) + "." + b64(json.dumps(claims).encode())
     signature = hmac.new(secret.encode(), signing_input.encode(), hashlib.sha256).digest()
     return signing_input + "." + b64(signature)
