@@ -43,6 +43,7 @@ struct HostOptions: ParsableArguments {
 /// build); the operator's plugin directories are watched, so new files there load while it runs.
 struct HostAssembly {
     let proxy: RESTProxy
+    let audit: AuditTrail
     let runner: ToolRunner
     let catalog: ToolCatalog
     let sessions: MCPSessionRegistry
@@ -52,17 +53,19 @@ struct HostAssembly {
 
     init(
         apiURL: String, auth: AuthConfiguration, tenantsPath: String?, plugins: PluginOptions,
-        idleSessionTimeout: Duration, logger: Logger
+        idleSessionTimeout: Duration, audit auditConfiguration: AuditConfiguration, logger: Logger
     ) async throws {
         // Everything that can fail comes before the parts that must be shut down (the HTTP
         // client, the thread pool).
         let tenants = try TenantConfiguration(path: tenantsPath, logger: logger)
         authenticator = Authenticator(
             configuration: auth, verifier: try await TokenVerifier(configuration: auth, logger: logger))
+        let auditFile = try AuditLogFile(path: auditConfiguration.logPath)
         proxy = RESTProxy(configuration: ProxyConfiguration(apiURL: apiURL, tenantSecret: auth.tenantSecret), logger: logger)
+        audit = AuditTrail(configuration: auditConfiguration, file: auditFile, proxy: proxy, logger: logger)
         let core = PluginLoader.load(directories: [], logger: logger)
         runner = ToolRunner(plugins: core.plugins, proxy: proxy, logger: logger)
-        catalog = ToolCatalog(runner: runner, tenants: tenants)
+        catalog = ToolCatalog(runner: runner, tenants: tenants, audit: audit)
         let sessions = MCPSessionRegistry(idleTimeout: idleSessionTimeout, logger: logger)
         self.sessions = sessions
         watcher = TenantConfigurationWatcher(configuration: tenants) { old, new in
@@ -88,8 +91,9 @@ struct HostAssembly {
     }
 
     /// In start order; a service group stops them in reverse, so the plugin watcher stops loading
-    /// before the runner shuts down.
-    var services: [any Service] { [proxy, runner, sessions, watcher, pluginWatcher] }
+    /// before the runner shuts down, and the audit trail flushes after the last call ended and
+    /// before the proxy it sends through closes.
+    var services: [any Service] { [proxy, audit, runner, sessions, watcher, pluginWatcher] }
 }
 
 /// Writes a line to stdout at once: scripts and tests wait for these lines.
@@ -128,7 +132,8 @@ struct ServeCommand: AsyncParsableCommand {
             verifier: try await TokenVerifier(configuration: configuration.auth, logger: logger))
         let parts = try await HostAssembly(
             apiURL: apiURL, auth: configuration.auth, tenantsPath: host.tenantsPath(settings.environment),
-            plugins: plugins, idleSessionTimeout: try settings.idleSessionTimeout(), logger: logger)
+            plugins: plugins, idleSessionTimeout: try settings.idleSessionTimeout(),
+            audit: settings.auditConfiguration(), logger: logger)
         let storage = try await APIStorage.open(configuration, logger: logger)
         let api = APIServer.application(
             configuration: configuration, storage: storage, authenticator: authenticator, logger: logger,
@@ -181,7 +186,8 @@ struct MCPCommand: AsyncParsableCommand {
         let apiURL = settings.apiURL(flag: apiURL)
         let parts = try await HostAssembly(
             apiURL: apiURL, auth: configuration.auth, tenantsPath: host.tenantsPath(settings.environment),
-            plugins: plugins, idleSessionTimeout: try settings.idleSessionTimeout(), logger: logger)
+            plugins: plugins, idleSessionTimeout: try settings.idleSessionTimeout(),
+            audit: settings.auditConfiguration(), logger: logger)
         if stdio {
             try await runStdio(parts, settings: settings, logger: logger)
             return
