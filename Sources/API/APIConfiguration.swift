@@ -12,13 +12,15 @@ public struct APIConfiguration: Sendable {
     public var sessionTTLSeconds: Int64
     /// PostgreSQL connections this process keeps open (a fixed-size pool).
     public var databaseConnections: Int
+    /// Audit records older than this many days are deleted (at start and hourly).
+    public var auditRetentionDays: Int64
     public var auth: AuthConfiguration
     public var limits: HTTPServerLimits
 
     public init(
         host: String = "127.0.0.1", port: Int = 8081, databaseURL: String? = nil, dataDirectory: String = ".",
         maxBodyBytes: Int = 10 * 1024 * 1024, sessionTTLSeconds: Int64 = 3600, databaseConnections: Int = 10,
-        auth: AuthConfiguration = .init(), limits: HTTPServerLimits = .init()
+        auditRetentionDays: Int64 = 90, auth: AuthConfiguration = .init(), limits: HTTPServerLimits = .init()
     ) {
         self.host = host
         self.port = port
@@ -27,6 +29,7 @@ public struct APIConfiguration: Sendable {
         self.maxBodyBytes = maxBodyBytes
         self.sessionTTLSeconds = sessionTTLSeconds
         self.databaseConnections = databaseConnections
+        self.auditRetentionDays = auditRetentionDays
         self.auth = auth
         self.limits = limits
     }

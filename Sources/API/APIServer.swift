@@ -9,6 +9,7 @@ import ToolBridgeAuth
 /// that must run for it.
 public struct APIStorage: Sendable {
     public let store: any ItemStore
+    public let audit: any AuditStore
     public let services: [any Service]
     /// "postgresql" or "sqlite", for logs and `/v1/sync/info`.
     public let name: String
@@ -24,10 +25,14 @@ public struct APIStorage: Sendable {
                     connection: try PostgresDatabase.configuration(url: url), size: configuration.databaseConnections),
                 logger: logger)
             let database = PostgresDatabase(pool: pool, logger: logger)
-            return APIStorage(store: SQLItemStore(database: database), services: [pool], name: "postgresql")
+            return APIStorage(
+                store: SQLItemStore(database: database), audit: SQLAuditStore(database: database), services: [pool],
+                name: "postgresql")
         }
         let database = try await SQLiteDatabase.open(path: configuration.sqlitePath, logger: logger)
-        return APIStorage(store: SQLItemStore(database: database), services: [database], name: "sqlite")
+        return APIStorage(
+            store: SQLItemStore(database: database), audit: SQLAuditStore(database: database), services: [database],
+            name: "sqlite")
     }
 }
 
@@ -35,10 +40,15 @@ public struct APIStorage: Sendable {
 /// is migrated before the server accepts its first request.
 public enum APIServer {
     public static func router(
-        configuration: APIConfiguration, store: any ItemStore, authenticator: Authenticator
+        configuration: APIConfiguration, storage: APIStorage, authenticator: Authenticator
     ) -> Router<APIRequestContext> {
+        let store = storage.store
         let router = Router(context: APIRequestContext.self)
         router.add(middleware: EnvelopeMiddleware())
+        AuditRoutes(
+            audit: storage.audit, authenticator: authenticator,
+            parsing: RequestParsing(maxBodyBytes: configuration.maxBodyBytes)
+        ).register(on: router)
         APIRoutes(
             items: ItemService(store: store), authenticator: authenticator,
             parsing: RequestParsing(maxBodyBytes: configuration.maxBodyBytes),
@@ -51,15 +61,17 @@ public enum APIServer {
         configuration: APIConfiguration, storage: APIStorage, authenticator: Authenticator, logger: Logger,
         onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
+        let retention = AuditRetention(store: storage.audit, days: configuration.auditRetentionDays, logger: logger)
         var app = Application(
-            router: router(configuration: configuration, store: storage.store, authenticator: authenticator),
+            router: router(configuration: configuration, storage: storage, authenticator: authenticator),
             server: configuration.limits.server(),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
-            services: storage.services,
+            services: storage.services + [retention],
             onServerRunning: onServerRunning,
             logger: logger)
         app.beforeServerStarts {
             try await storage.store.migrate()
+            await retention.sweep()
         }
         return app
     }

@@ -43,6 +43,7 @@ struct HostOptions: ParsableArguments {
 /// build); the operator's plugin directories are watched, so new files there load while it runs.
 struct HostAssembly {
     let proxy: RESTProxy
+    let audit: AuditTrail
     let runner: ToolRunner
     let catalog: ToolCatalog
     let sessions: MCPSessionRegistry
@@ -54,7 +55,7 @@ struct HostAssembly {
     /// host's own credentials for the API.
     init(
         apiURL: String, edgeAuth: AuthConfiguration, delegation: DelegatedCredentials, tenantsPath: String?,
-        plugins: PluginOptions, idleSessionTimeout: Duration, logger: Logger
+        plugins: PluginOptions, idleSessionTimeout: Duration, audit auditConfiguration: AuditConfiguration, logger: Logger
     ) async throws {
         // Everything that can fail comes before the parts that must be shut down (the HTTP
         // client, the thread pool).
@@ -64,12 +65,14 @@ struct HostAssembly {
         if edgeAuth.audience == nil, edgeAuth.jwtSecret != nil || edgeAuth.jwksURL != nil || edgeAuth.jwksFile != nil {
             logger.notice("the MCP edge checks no token audience: set TOOLBRIDGE_MCP_AUDIENCE (or TOOLBRIDGE_PUBLIC_URL) so only tokens issued for this host are accepted")
         }
+        let auditFile = try AuditLogFile(path: auditConfiguration.logPath)
         proxy = RESTProxy(
             configuration: ProxyConfiguration(apiURL: apiURL, tenantSecret: edgeAuth.tenantSecret), credentials: delegation,
             logger: logger)
+        audit = AuditTrail(configuration: auditConfiguration, file: auditFile, proxy: proxy, logger: logger)
         let core = PluginLoader.load(directories: [], logger: logger)
         runner = ToolRunner(plugins: core.plugins, proxy: proxy, logger: logger)
-        catalog = ToolCatalog(runner: runner, tenants: tenants)
+        catalog = ToolCatalog(runner: runner, tenants: tenants, audit: audit)
         let sessions = MCPSessionRegistry(idleTimeout: idleSessionTimeout, logger: logger)
         self.sessions = sessions
         watcher = TenantConfigurationWatcher(configuration: tenants) { old, new in
@@ -95,8 +98,9 @@ struct HostAssembly {
     }
 
     /// In start order; a service group stops them in reverse, so the plugin watcher stops loading
-    /// before the runner shuts down.
-    var services: [any Service] { [proxy, runner, sessions, watcher, pluginWatcher] }
+    /// before the runner shuts down, and the audit trail flushes after the last call ended and
+    /// before the proxy it sends through closes.
+    var services: [any Service] { [proxy, audit, runner, sessions, watcher, pluginWatcher] }
 }
 
 /// Writes a line to stdout at once: scripts and tests wait for these lines.
@@ -151,7 +155,8 @@ struct ServeCommand: AsyncParsableCommand {
             delegation: try await DelegatedCredentials(
                 key: delegationKey, actor: settings.hostActor, userSecret: configuration.auth.jwtSecret),
             tenantsPath: host.tenantsPath(settings.environment),
-            plugins: plugins, idleSessionTimeout: try settings.idleSessionTimeout(), logger: logger)
+            plugins: plugins, idleSessionTimeout: try settings.idleSessionTimeout(),
+            audit: settings.auditConfiguration(), logger: logger)
         let storage = try await APIStorage.open(configuration, logger: logger)
         let api = APIServer.application(
             configuration: configuration, storage: storage, authenticator: authenticator, logger: logger,
@@ -209,7 +214,8 @@ struct MCPCommand: AsyncParsableCommand {
             delegation: try await DelegatedCredentials(
                 key: try settings.delegationKey(), actor: settings.hostActor, userSecret: configuration.auth.jwtSecret),
             tenantsPath: host.tenantsPath(settings.environment),
-            plugins: plugins, idleSessionTimeout: try settings.idleSessionTimeout(), logger: logger)
+            plugins: plugins, idleSessionTimeout: try settings.idleSessionTimeout(),
+            audit: settings.auditConfiguration(), logger: logger)
         if stdio {
             try await runStdio(parts, settings: settings, logger: logger)
             return

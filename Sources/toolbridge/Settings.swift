@@ -26,6 +26,13 @@ struct Settings {
         flag ?? environment["TOOLBRIDGE_API_URL"].nonEmpty ?? "http://127.0.0.1:8081"
     }
 
+    /// The host's audit trail: `TOOLBRIDGE_AUDIT_LOG`, else `audit.log` in the data directory.
+    func auditConfiguration() -> AuditConfiguration {
+        AuditConfiguration(
+            logPath: environment["TOOLBRIDGE_AUDIT_LOG"].nonEmpty ?? dataDirectory + "/audit.log",
+            replicaID: environment["TOOLBRIDGE_REPLICA_ID"].nonEmpty)
+    }
+
     /// How long a Streamable HTTP session may stay unused before the host closes it.
     func idleSessionTimeout() throws -> Duration {
         try integer("TOOLBRIDGE_MCP_IDLE_TIMEOUT").map { .seconds($0) } ?? MCPSessionRegistry.defaultIdleTimeout
@@ -117,6 +124,7 @@ struct Settings {
         if let bytes = try integer("TOOLBRIDGE_MAX_BODY_BYTES") { configuration.maxBodyBytes = Int(bytes) }
         if let seconds = try integer("TOOLBRIDGE_SESSION_TTL") { configuration.sessionTTLSeconds = seconds }
         if let connections = try integer("TOOLBRIDGE_DB_CONNECTIONS") { configuration.databaseConnections = Int(connections) }
+        if let days = try integer("TOOLBRIDGE_AUDIT_RETENTION_DAYS") { configuration.auditRetentionDays = days }
         return configuration
     }
 }

@@ -11,7 +11,7 @@ struct ToolBridge: AsyncParsableCommand {
         commandName: "toolbridge",
         abstract: "Notes, tasks, comments and chats for LLM clients, through the Model Context Protocol.",
         subcommands: [
-            APICommand.self, TokenCommand.self, DelegationKeyCommand.self, ServeCommand.self, MCPCommand.self, MigrateCommand.self, PluginsCommand.self, CallCommand.self, BenchCommand.self,
+            APICommand.self, TokenCommand.self, DelegationKeyCommand.self, ServeCommand.self, MCPCommand.self, MigrateCommand.self, PluginsCommand.self, CallCommand.self, BenchCommand.self, AuditCommand.self,
         ])
 }
 

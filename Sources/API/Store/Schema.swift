@@ -110,5 +110,6 @@ enum Schema {
         // them from the payload in the database, which fails for every item of the user once one
         // payload holds a value PostgreSQL's jsonb refuses (a number like 1e1000000, `\u0000`).
         Migration(version: 3, statements: ["ALTER TABLE items ADD COLUMN tags TEXT"], indexesExistingItems: true),
+        auditEvents,
     ]
 }

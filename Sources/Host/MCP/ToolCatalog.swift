@@ -1,5 +1,6 @@
 import Foundation
 import MCP
+import ServerSupport
 import Synchronization
 import ToolBridgeJSON
 
@@ -8,6 +9,8 @@ import ToolBridgeJSON
 public final class ToolCatalog: Sendable {
     public let runner: ToolRunner
     public let tenants: TenantConfiguration
+    /// Where every call is recorded; nil records nothing (tests that do not look at it).
+    public let audit: AuditTrail?
     /// The converted tools of the runner's first plugins, one entry each. The runner only appends
     /// plugins, so when it has more, only the new ones are converted; other requests reuse the list.
     private let converted = Mutex<[ConvertedPlugin]>([])
@@ -19,9 +22,10 @@ public final class ToolCatalog: Sendable {
         let json: [(name: String, value: JSONValue)]
     }
 
-    public init(runner: ToolRunner, tenants: TenantConfiguration) {
+    public init(runner: ToolRunner, tenants: TenantConfiguration, audit: AuditTrail? = nil) {
         self.runner = runner
         self.tenants = tenants
+        self.audit = audit
     }
 
     /// The tools of `tenant`'s enabled plugins, in plugin load order.
@@ -44,10 +48,22 @@ public final class ToolCatalog: Sendable {
     }
 
     /// Runs `tool` for `caller` and returns the JSON-RPC `result` of the call, or nil when the
-    /// caller's tenant may not use the tool. Both eras answer `tools/call` through this.
+    /// caller's tenant may not use the tool. Both eras answer `tools/call` through this, so the
+    /// audit trail records every call here, refused ones too.
     func call(_ tool: String, arguments: JSONValue, as caller: CallIdentity) async -> JSONValue? {
-        guard allows(tool: tool, tenant: caller.tenant) else { return nil }
-        return Self.resultJSON(await runner.call(tool, arguments: arguments, identity: caller))
+        let started = AuditTrail.Start.now
+        let plugin = runner.plugin(ofTool: tool)?.name
+        guard let plugin, tenants.current.allows(plugin: plugin, tenant: caller.tenant) else {
+            audit?.record(
+                tool: tool, plugin: plugin, caller: caller, arguments: arguments, outcome: .denied, apiStatus: nil,
+                started: started)
+            return nil
+        }
+        let outcome = await runner.call(tool, arguments: arguments, identity: caller)
+        audit?.record(
+            tool: tool, plugin: plugin, caller: caller, arguments: arguments, outcome: outcome.isError ? .error : .ok,
+            apiStatus: outcome.apiStatus, started: started)
+        return Self.resultJSON(outcome)
     }
 
     private func currentTools() -> [ConvertedPlugin] {

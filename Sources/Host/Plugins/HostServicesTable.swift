@@ -21,6 +21,8 @@ final class CallContext: Sendable {
     let deadlineMs: Int64
     let deadline: ContinuousClock.Instant?
     let isCancelled = Atomic<Bool>(false)
+    /// The HTTP status of the API's last answer to this call, 0 before any: the audit trail's `api_status`.
+    private let lastStatus = Atomic<Int>(0)
     /// The API requests of this call still running. See `blockingSend`.
     private let requests = RunningRequests()
 
@@ -85,6 +87,16 @@ final class CallContext: Sendable {
             done.wait()
         }
         return outcome.withLock { $0 } ?? .failure(ProxyError(kind: .unavailable, description: "no response"))
+    }
+
+    /// The HTTP status of the API's last answer to this call, nil when it made no request or got no answer.
+    var lastAPIStatus: Int? {
+        let status = lastStatus.load(ordering: .relaxed)
+        return status == 0 ? nil : status
+    }
+
+    func noteAPIStatus(_ status: Int) {
+        lastStatus.store(status, ordering: .relaxed)
     }
 
     func toOpaque() -> OpaquePointer { OpaquePointer(Unmanaged.passUnretained(self).toOpaque()) }
@@ -185,6 +197,7 @@ enum HostServicesTable {
 
             switch call.blockingSend(outgoing) {
             case .success(let answer):
+                call.noteAPIStatus(answer.status)
                 response.pointee.http_status = Int32(answer.status)
                 response.pointee.body = allocate(answer.body)
                 response.pointee.body_length = answer.body.count

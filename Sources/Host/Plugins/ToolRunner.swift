@@ -10,6 +10,8 @@ import ToolBridgeJSON
 public struct ToolOutcome: Sendable {
     public let status: Int32
     public let value: JSONValue
+    /// The HTTP status of the last API request the call made (for the audit trail); nil when it made none.
+    public var apiStatus: Int?
 
     public var isError: Bool { status != TB_OK }
     /// The error sentence of a failed call.
@@ -106,7 +108,9 @@ public final class ToolRunner: Service, Sendable {
             return try await withTaskCancellationHandler {
                 try await threads.runIfActive { [logger] in
                     let (status, output) = Self.invoke(plugin, tool: name, input: input, context: context)
-                    return Self.checked(status, output, plugin: plugin, tool: name, logger: logger)
+                    var outcome = Self.checked(status, output, plugin: plugin, tool: name, logger: logger)
+                    outcome.apiStatus = context.lastAPIStatus
+                    return outcome
                 }
             } onCancel: {
                 context.cancel()

@@ -139,6 +139,17 @@ public final class RESTProxy: Service, Sendable {
         return response
     }
 
+    /// A POST of the host's own (the audit trail's batches), with `identity`'s credentials and
+    /// tenant headers like a plugin's request, but no sync session: it writes no entity.
+    func post(_ path: String, body: [UInt8], as identity: CallIdentity) async throws(ProxyError) -> ProxyResponse {
+        var request = HTTPClientRequest(url: configuration.apiURL + path)
+        request.method = .POST
+        request.headers = try await headers(for: identity)
+        request.headers.add(name: "Content-Type", value: "application/json")
+        request.body = .bytes(ByteBuffer(bytes: body))
+        return try await perform(request)
+    }
+
     /// A `/v1/` path with no `.` or `..` segment, no empty segment and nothing but visible ASCII
     /// (other characters percent-encoded), so a plugin cannot walk out of the API's surface or
     /// break the request line.
