@@ -12,13 +12,16 @@ public struct APIConfiguration: Sendable {
     public var sessionTTLSeconds: Int64
     /// PostgreSQL connections this process keeps open (a fixed-size pool).
     public var databaseConnections: Int
+    /// How long the API keeps a user's membership records before reading them again: the longest
+    /// a change made by `toolbridge members` (another process) takes to apply.
+    public var membershipCacheSeconds: Int64
     public var auth: AuthConfiguration
     public var limits: HTTPServerLimits
 
     public init(
         host: String = "127.0.0.1", port: Int = 8081, databaseURL: String? = nil, dataDirectory: String = ".",
         maxBodyBytes: Int = 10 * 1024 * 1024, sessionTTLSeconds: Int64 = 3600, databaseConnections: Int = 10,
-        auth: AuthConfiguration = .init(), limits: HTTPServerLimits = .init()
+        membershipCacheSeconds: Int64 = 5, auth: AuthConfiguration = .init(), limits: HTTPServerLimits = .init()
     ) {
         self.host = host
         self.port = port
@@ -27,6 +30,7 @@ public struct APIConfiguration: Sendable {
         self.maxBodyBytes = maxBodyBytes
         self.sessionTTLSeconds = sessionTTLSeconds
         self.databaseConnections = databaseConnections
+        self.membershipCacheSeconds = membershipCacheSeconds
         self.auth = auth
         self.limits = limits
     }

@@ -9,6 +9,8 @@ import ToolBridgeAuth
 /// that must run for it.
 public struct APIStorage: Sendable {
     public let store: any ItemStore
+    /// The operator-managed memberships, in the same database as the items.
+    public let memberships: any MembershipStore
     public let services: [any Service]
     /// "postgresql" or "sqlite", for logs and `/v1/sync/info`.
     public let name: String
@@ -23,16 +25,19 @@ public struct APIStorage: Sendable {
                 configuration: .init(
                     connection: try PostgresDatabase.configuration(url: url), size: configuration.databaseConnections),
                 logger: logger)
-            let database = PostgresDatabase(pool: pool, logger: logger)
-            return APIStorage(store: SQLItemStore(database: database), services: [pool], name: "postgresql")
+            let store = SQLItemStore(database: PostgresDatabase(pool: pool, logger: logger))
+            return APIStorage(store: store, memberships: store, services: [pool], name: "postgresql")
         }
         let database = try await SQLiteDatabase.open(path: configuration.sqlitePath, logger: logger)
-        return APIStorage(store: SQLItemStore(database: database), services: [database], name: "sqlite")
+        let store = SQLItemStore(database: database)
+        return APIStorage(store: store, memberships: store, services: [database], name: "sqlite")
     }
 }
 
 /// Builds the API's HTTP application: routes, middleware and the storage's services. The schema
-/// is migrated before the server accepts its first request.
+/// is migrated before the server accepts its first request. The API takes tenants from the
+/// token's claim and from its own membership records, cached per user for
+/// `membershipCacheSeconds` (see `CachedMembershipRecords`).
 public enum APIServer {
     public static func router(
         configuration: APIConfiguration, store: any ItemStore, authenticator: Authenticator
@@ -51,8 +56,10 @@ public enum APIServer {
         configuration: APIConfiguration, storage: APIStorage, authenticator: Authenticator, logger: Logger,
         onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
+        let records = CachedMembershipRecords(storage.memberships, ttl: .seconds(configuration.membershipCacheSeconds))
         var app = Application(
-            router: router(configuration: configuration, store: storage.store, authenticator: authenticator),
+            router: router(
+                configuration: configuration, store: storage.store, authenticator: authenticator.with(records: records)),
             server: configuration.limits.server(),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
             services: storage.services,

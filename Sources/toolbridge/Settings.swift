@@ -109,6 +109,7 @@ struct Settings {
         if let bytes = try integer("TOOLBRIDGE_MAX_BODY_BYTES") { configuration.maxBodyBytes = Int(bytes) }
         if let seconds = try integer("TOOLBRIDGE_SESSION_TTL") { configuration.sessionTTLSeconds = seconds }
         if let connections = try integer("TOOLBRIDGE_DB_CONNECTIONS") { configuration.databaseConnections = Int(connections) }
+        if let seconds = try integer("TOOLBRIDGE_MEMBERSHIP_CACHE_SECONDS") { configuration.membershipCacheSeconds = seconds }
         return configuration
     }
 }
