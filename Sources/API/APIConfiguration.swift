@@ -14,13 +14,16 @@ public struct APIConfiguration: Sendable {
     public var databaseConnections: Int
     /// Audit records older than this many days are deleted (at start and hourly).
     public var auditRetentionDays: Int64
+    /// How long the API keeps a user's membership records before reading them again: the longest
+    /// a change made by `toolbridge members` (another process) takes to apply.
+    public var membershipCacheSeconds: Int64
     public var auth: AuthConfiguration
     public var limits: HTTPServerLimits
 
     public init(
         host: String = "127.0.0.1", port: Int = 8081, databaseURL: String? = nil, dataDirectory: String = ".",
         maxBodyBytes: Int = 10 * 1024 * 1024, sessionTTLSeconds: Int64 = 3600, databaseConnections: Int = 10,
-        auditRetentionDays: Int64 = 90, auth: AuthConfiguration = .init(), limits: HTTPServerLimits = .init()
+        auditRetentionDays: Int64 = 90, membershipCacheSeconds: Int64 = 5, auth: AuthConfiguration = .init(), limits: HTTPServerLimits = .init()
     ) {
         self.host = host
         self.port = port
@@ -30,6 +33,7 @@ public struct APIConfiguration: Sendable {
         self.sessionTTLSeconds = sessionTTLSeconds
         self.databaseConnections = databaseConnections
         self.auditRetentionDays = auditRetentionDays
+        self.membershipCacheSeconds = membershipCacheSeconds
         self.auth = auth
         self.limits = limits
     }

@@ -10,6 +10,8 @@ import ToolBridgeAuth
 public struct APIStorage: Sendable {
     public let store: any ItemStore
     public let audit: any AuditStore
+    /// The operator-managed memberships, in the same database as the items.
+    public let memberships: any MembershipStore
     public let services: [any Service]
     /// "postgresql" or "sqlite", for logs and `/v1/sync/info`.
     public let name: String
@@ -25,19 +27,23 @@ public struct APIStorage: Sendable {
                     connection: try PostgresDatabase.configuration(url: url), size: configuration.databaseConnections),
                 logger: logger)
             let database = PostgresDatabase(pool: pool, logger: logger)
+            let store = SQLItemStore(database: database)
             return APIStorage(
-                store: SQLItemStore(database: database), audit: SQLAuditStore(database: database), services: [pool],
+                store: store, audit: SQLAuditStore(database: database), memberships: store, services: [pool],
                 name: "postgresql")
         }
         let database = try await SQLiteDatabase.open(path: configuration.sqlitePath, logger: logger)
+        let store = SQLItemStore(database: database)
         return APIStorage(
-            store: SQLItemStore(database: database), audit: SQLAuditStore(database: database), services: [database],
+            store: store, audit: SQLAuditStore(database: database), memberships: store, services: [database],
             name: "sqlite")
     }
 }
 
 /// Builds the API's HTTP application: routes, middleware and the storage's services. The schema
-/// is migrated before the server accepts its first request.
+/// is migrated before the server accepts its first request. The API takes tenants from the
+/// token's claim and from its own membership records, cached per user for
+/// `membershipCacheSeconds` (see `CachedMembershipRecords`).
 public enum APIServer {
     public static func router(
         configuration: APIConfiguration, storage: APIStorage, authenticator: Authenticator
@@ -62,8 +68,10 @@ public enum APIServer {
         onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
         let retention = AuditRetention(store: storage.audit, days: configuration.auditRetentionDays, logger: logger)
+        let records = CachedMembershipRecords(storage.memberships, ttl: .seconds(configuration.membershipCacheSeconds))
         var app = Application(
-            router: router(configuration: configuration, storage: storage, authenticator: authenticator),
+            router: router(
+                configuration: configuration, storage: storage, authenticator: authenticator.with(records: records)),
             server: configuration.limits.server(),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
             services: storage.services + [retention],

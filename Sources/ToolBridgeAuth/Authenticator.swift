@@ -21,11 +21,43 @@ public struct Caller: Sendable, Equatable {
     public var credential: String { actor.map { "delegated by \($0)" } ?? "user token" }
 }
 
-/// The tenants a verified token may act in.
+/// The tenants a verified token may act in, and where each came from.
 public struct Membership: Sendable, Equatable {
-    public let tenants: [String]
-    /// True when the tenants came from the token's claim, false when the default tenant applied.
-    public let fromClaim: Bool
+    /// Why a user is a member of a tenant: the token's claim names it, a membership record does,
+    /// both do, or neither source names any tenant and the configured default tenant applies.
+    public enum Source: String, Sendable {
+        case claim, record, both
+        case defaultTenant = "default"
+    }
+
+    public struct Entry: Sendable, Equatable {
+        public let tenant: String
+        public let source: Source
+    }
+
+    /// The claim's tenants in the claim's order, then the records' others, sorted.
+    public let entries: [Entry]
+
+    public var tenants: [String] { entries.map(\.tenant) }
+
+    /// Where the tenants came from as a whole: `claim` or `record` when only that source named
+    /// any, `both` when each did, `default` when neither did.
+    public var source: Source {
+        let sources = Set(entries.map(\.source))
+        return sources.count == 1 ? sources.first ?? .defaultTenant : .both
+    }
+
+    /// The union of the claim's and the records' tenants; the default tenant only when both are empty.
+    public init(claim: [String], records: [String], defaultTenant: String) {
+        let recorded = Set(records)
+        let claimed = Set(claim)
+        var seen = Set<String>()
+        var entries = claim.filter { seen.insert($0).inserted }.map { tenant in
+            Entry(tenant: tenant, source: recorded.contains(tenant) ? .both : .claim)
+        }
+        entries += recorded.subtracting(claimed).sorted().map { Entry(tenant: $0, source: .record) }
+        self.entries = entries.isEmpty ? [Entry(tenant: defaultTenant, source: .defaultTenant)] : entries
+    }
 }
 
 /// Turns request headers into a `Caller`: verifies the bearer token, the signed tenant headers
@@ -33,10 +65,19 @@ public struct Membership: Sendable, Equatable {
 public struct Authenticator: Sendable {
     public let configuration: AuthConfiguration
     public let verifier: TokenVerifier
+    /// Membership records beside the token's claim: the API reads its database, the host asks the
+    /// API; nil uses the claim alone.
+    public let records: (any MembershipRecords)?
 
-    public init(configuration: AuthConfiguration, verifier: TokenVerifier) {
+    public init(configuration: AuthConfiguration, verifier: TokenVerifier, records: (any MembershipRecords)? = nil) {
         self.configuration = configuration
         self.verifier = verifier
+        self.records = records
+    }
+
+    /// The same authenticator, with `records` as its membership records.
+    public func with(records: any MembershipRecords) -> Authenticator {
+        Authenticator(configuration: configuration, verifier: verifier, records: records)
     }
 
     public func token(_ headers: HTTPFields) async throws(AuthError) -> VerifiedToken {
@@ -50,10 +91,24 @@ public struct Authenticator: Sendable {
         return try await verifier.verify(String(authorization.dropFirst(prefix.count)).trimmingWhitespace())
     }
 
-    public func membership(of token: VerifiedToken) -> Membership {
-        let claimed = (token.tenants ?? []).filter(Identifiers.isValidTenant)
-        if claimed.isEmpty { return Membership(tenants: [configuration.defaultTenant], fromClaim: false) }
-        return Membership(tenants: claimed, fromClaim: true)
+    /// The claim's tenants and the records' tenants together. When the records cannot be read the
+    /// answer is a 503, never a guess: the default tenant would take in a user whom the records
+    /// place elsewhere, and the claim alone would answer an incomplete list of tenants. A host's
+    /// delegated credential claims nothing: asked with one, the answer is the records alone (the
+    /// host adds the client token's claim itself).
+    public func membership(of token: VerifiedToken) async throws(AuthError) -> Membership {
+        let claimed = token.delegation == nil ? (token.tenants ?? []).filter(Identifiers.isValidTenant) : []
+        var recorded: [String] = []
+        if let records {
+            do {
+                recorded = try await records.tenants(of: token.subject).filter(Identifiers.isValidTenant)
+            } catch {
+                throw AuthError(
+                    .serviceUnavailable,
+                    "the membership records cannot be read right now (the database or the API is not reachable); retry shortly")
+            }
+        }
+        return Membership(claim: claimed, records: recorded, defaultTenant: configuration.defaultTenant)
     }
 
     /// The caller of a direct API request: the tenant it names must carry a valid signature when a
@@ -78,7 +133,7 @@ public struct Authenticator: Sendable {
             }
             return Caller(user: token.subject, tenant: delegation.tenant, memberships: [delegation.tenant], actor: delegation.actor)
         }
-        let membership = membership(of: token)
+        let membership = try await membership(of: token)
         let tenant: String
         if let requested {
             guard membership.tenants.contains(requested) else {
@@ -125,6 +180,5 @@ public struct Authenticator: Sendable {
         return tenant
     }
 
-    private static let invalidTenant = AuthError.badRequest(
-        "X-TB-Tenant-ID must be 1 to 128 letters, digits or the characters . _ - : @")
+    private static let invalidTenant = AuthError.badRequest("X-TB-Tenant-ID must be \(Identifiers.tenantRule)")
 }

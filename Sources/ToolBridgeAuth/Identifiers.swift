@@ -1,6 +1,10 @@
 /// What user and tenant identifiers may look like: they reach logs, headers and database keys.
-enum Identifiers {
-    static func isValidTenant(_ text: String) -> Bool {
+/// Public so the stores that keep them (membership records) accept exactly what the auth layer does.
+public enum Identifiers {
+    /// The rule `isValidTenant` checks, as a sentence's end: "… must be <tenantRule>".
+    public static let tenantRule = "1 to 128 letters, digits or the characters . _ - : @"
+
+    public static func isValidTenant(_ text: String) -> Bool {
         guard (1...128).contains(text.utf8.count) else { return false }
         return text.utf8.allSatisfy { byte in
             switch byte {
@@ -13,9 +17,12 @@ enum Identifiers {
         }
     }
 
+    /// The rule `isValidUser` checks, as a sentence's end.
+    public static let userRule = "1 to 256 bytes without control characters"
+
     /// Users come from identity providers with their own formats; refuse only empties, control
     /// characters and absurd lengths.
-    static func isValidUser(_ text: String) -> Bool {
+    public static func isValidUser(_ text: String) -> Bool {
         (1...256).contains(text.utf8.count) && !text.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7F }
     }
 }

@@ -55,20 +55,24 @@ struct HostAssembly {
     /// host's own credentials for the API.
     init(
         apiURL: String, edgeAuth: AuthConfiguration, delegation: DelegatedCredentials, tenantsPath: String?,
-        plugins: PluginOptions, idleSessionTimeout: Duration, audit auditConfiguration: AuditConfiguration, logger: Logger
+        plugins: PluginOptions, idleSessionTimeout: Duration, membershipCache: Duration,
+        audit auditConfiguration: AuditConfiguration, logger: Logger
     ) async throws {
         // Everything that can fail comes before the parts that must be shut down (the HTTP
         // client, the thread pool).
         let tenants = try TenantConfiguration(path: tenantsPath, logger: logger)
-        authenticator = Authenticator(
-            configuration: edgeAuth, verifier: try await TokenVerifier(configuration: edgeAuth, logger: logger))
+        let auditFile = try AuditLogFile(path: auditConfiguration.logPath)
         if edgeAuth.audience == nil, edgeAuth.jwtSecret != nil || edgeAuth.jwksURL != nil || edgeAuth.jwksFile != nil {
             logger.notice("the MCP edge checks no token audience: set TOOLBRIDGE_MCP_AUDIENCE (or TOOLBRIDGE_PUBLIC_URL) so only tokens issued for this host are accepted")
         }
-        let auditFile = try AuditLogFile(path: auditConfiguration.logPath)
+        let verifier = try await TokenVerifier(configuration: edgeAuth, logger: logger)
         proxy = RESTProxy(
             configuration: ProxyConfiguration(apiURL: apiURL, tenantSecret: edgeAuth.tenantSecret), credentials: delegation,
             logger: logger)
+        authenticator = Authenticator(
+            configuration: edgeAuth, verifier: verifier,
+            records: CachedMembershipRecords(
+                APIMembershipRecords(proxy: proxy, lookupTenant: edgeAuth.defaultTenant), ttl: membershipCache))
         audit = AuditTrail(configuration: auditConfiguration, file: auditFile, proxy: proxy, logger: logger)
         let core = PluginLoader.load(directories: [], logger: logger)
         runner = ToolRunner(plugins: core.plugins, proxy: proxy, logger: logger)
@@ -156,7 +160,8 @@ struct ServeCommand: AsyncParsableCommand {
                 key: delegationKey, actor: settings.hostActor, userSecret: configuration.auth.jwtSecret),
             tenantsPath: host.tenantsPath(settings.environment),
             plugins: plugins, idleSessionTimeout: try settings.idleSessionTimeout(),
-            audit: settings.auditConfiguration(), logger: logger)
+            membershipCache: .seconds(configuration.membershipCacheSeconds), audit: settings.auditConfiguration(),
+            logger: logger)
         let storage = try await APIStorage.open(configuration, logger: logger)
         let api = APIServer.application(
             configuration: configuration, storage: storage, authenticator: authenticator, logger: logger,
@@ -215,7 +220,8 @@ struct MCPCommand: AsyncParsableCommand {
                 key: try settings.delegationKey(), actor: settings.hostActor, userSecret: configuration.auth.jwtSecret),
             tenantsPath: host.tenantsPath(settings.environment),
             plugins: plugins, idleSessionTimeout: try settings.idleSessionTimeout(),
-            audit: settings.auditConfiguration(), logger: logger)
+            membershipCache: .seconds(configuration.membershipCacheSeconds), audit: settings.auditConfiguration(),
+            logger: logger)
         if stdio {
             try await runStdio(parts, settings: settings, logger: logger)
             return

@@ -125,6 +125,7 @@ struct Settings {
         if let seconds = try integer("TOOLBRIDGE_SESSION_TTL") { configuration.sessionTTLSeconds = seconds }
         if let connections = try integer("TOOLBRIDGE_DB_CONNECTIONS") { configuration.databaseConnections = Int(connections) }
         if let days = try integer("TOOLBRIDGE_AUDIT_RETENTION_DAYS") { configuration.auditRetentionDays = days }
+        if let seconds = try integer("TOOLBRIDGE_MEMBERSHIP_CACHE_SECONDS") { configuration.membershipCacheSeconds = seconds }
         return configuration
     }
 }

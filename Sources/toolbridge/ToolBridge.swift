@@ -12,6 +12,7 @@ struct ToolBridge: AsyncParsableCommand {
         abstract: "Notes, tasks, comments and chats for LLM clients, through the Model Context Protocol.",
         subcommands: [
             APICommand.self, TokenCommand.self, DelegationKeyCommand.self, ServeCommand.self, MCPCommand.self, MigrateCommand.self, PluginsCommand.self, CallCommand.self, BenchCommand.self, AuditCommand.self,
+            MembersCommand.self,
         ])
 }
 

@@ -320,14 +320,19 @@ struct APIRoutes: Sendable {
         ]).serialized
     }
 
+    /// The user's tenants from both sources: `source` for the whole (claim, record, both, default)
+    /// and each tenant's own in `memberships`.
     private func tenantInfo(_ request: Request) async throws -> Response {
         let token = try await authenticator.token(request.headers)
-        let membership = authenticator.membership(of: token)
+        let membership = try await authenticator.membership(of: token)
         return Response.json(JSONValue.object([
             "userId": .string(token.subject),
             "tenants": .array(membership.tenants.map(JSONValue.string)),
-            "source": .string(membership.fromClaim ? "claim" : "default"),
-            "mustChoose": .bool(membership.tenants.count > 1),
+            "source": .string(membership.source.rawValue),
+            "memberships": .array(membership.entries.map { entry in
+                .object(["tenant": .string(entry.tenant), "source": .string(entry.source.rawValue)])
+            }),
+            "mustChoose": .bool(membership.entries.count > 1),
         ]).serialized)
     }
 }

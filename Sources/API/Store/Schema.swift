@@ -110,6 +110,19 @@ enum Schema {
         // them from the payload in the database, which fails for every item of the user once one
         // payload holds a value PostgreSQL's jsonb refuses (a number like 1e1000000, `\u0000`).
         Migration(version: 3, statements: ["ALTER TABLE items ADD COLUMN tags TEXT"], indexesExistingItems: true),
+        // Operator-managed memberships (SPEC §4), read beside the token's tenant claim. The index on
+        // `user_id` serves the request path's question "which tenants is this user in".
+        Migration(version: 4, statements: [
+            """
+            CREATE TABLE memberships (
+                tenant TEXT NOT NULL,
+                user_id TEXT NOT NULL,
+                created_at BIGINT NOT NULL,
+                PRIMARY KEY (tenant, user_id)
+            )
+            """,
+            "CREATE INDEX memberships_by_user ON memberships (user_id)",
+        ]),
         auditEvents,
     ]
 }

@@ -141,6 +141,14 @@ public final class RESTProxy: Service, Sendable {
 
     /// A POST of the host's own (the audit trail's batches), with `identity`'s credentials and
     /// tenant headers like a plugin's request, but no sync session: it writes no entity.
+    /// A GET the host makes for itself (no plugin, no sync session), as `identity`'s host.
+    func get(_ path: String, as identity: CallIdentity) async throws(ProxyError) -> ProxyResponse {
+        var request = HTTPClientRequest(url: configuration.apiURL + path)
+        request.method = .GET
+        request.headers = try await headers(for: identity)
+        return try await perform(request)
+    }
+
     func post(_ path: String, body: [UInt8], as identity: CallIdentity) async throws(ProxyError) -> ProxyResponse {
         var request = HTTPClientRequest(url: configuration.apiURL + path)
         request.method = .POST
