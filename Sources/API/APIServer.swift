@@ -38,6 +38,7 @@ public enum APIServer {
         configuration: APIConfiguration, store: any ItemStore, authenticator: Authenticator
     ) -> Router<APIRequestContext> {
         let router = Router(context: APIRequestContext.self)
+        router.add(middleware: RateLimitMiddleware(limiter: RateLimiter(), limits: configuration.rateLimits))
         router.add(middleware: EnvelopeMiddleware())
         APIRoutes(
             items: ItemService(store: store), authenticator: authenticator,

@@ -109,7 +109,20 @@ struct Settings {
         if let bytes = try integer("TOOLBRIDGE_MAX_BODY_BYTES") { configuration.maxBodyBytes = Int(bytes) }
         if let seconds = try integer("TOOLBRIDGE_SESSION_TTL") { configuration.sessionTTLSeconds = seconds }
         if let connections = try integer("TOOLBRIDGE_DB_CONNECTIONS") { configuration.databaseConnections = Int(connections) }
+        configuration.rateLimits = APIRateLimits(
+            requests: try rateLimit("TOOLBRIDGE_API_RATE_LIMIT", default: configuration.rateLimits.requests),
+            sessions: try rateLimit("TOOLBRIDGE_API_SESSION_RATE_LIMIT", default: configuration.rateLimits.sessions))
         return configuration
+    }
+
+    /// The limit in variable `name` (`600/60s burst 120` or `off`), else `fallback`.
+    func rateLimit(_ name: String, default fallback: RateLimit) throws -> RateLimit {
+        guard let text = environment[name].nonEmpty else { return fallback }
+        do {
+            return try RateLimit.parse(text)
+        } catch {
+            throw ConfigurationError("\(name): \(error)")
+        }
     }
 }
 

@@ -1,6 +1,7 @@
 import API
 import Foundation
 import Logging
+import ServerSupport
 import ToolBridgeAuth
 
 /// The two stores every API behaviour is tested on.
@@ -29,6 +30,9 @@ public enum TestDatabase {
     /// An API configuration on the given store; SQLite gets its own file in a fresh directory.
     public static func configuration(_ kind: StoreKind, dataDirectory: String? = nil) throws -> APIConfiguration {
         var configuration = APIConfiguration(port: 0, auth: AuthConfiguration(jwtSecret: TestTokens.secret))
+        // Tests make many requests as one user at once; RateLimitTests sets its own limits.
+        let generous = RateLimit(count: RateLimit.maximumCount, periodSeconds: 1, burst: RateLimit.maximumCount)
+        configuration.rateLimits = APIRateLimits(requests: generous, sessions: generous)
         switch kind {
         case .sqlite: configuration.dataDirectory = try dataDirectory ?? temporaryDirectory()
         case .postgres:

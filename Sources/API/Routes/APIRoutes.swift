@@ -18,18 +18,18 @@ struct APIRoutes: Sendable {
 
         let v1 = router.group("v1")
         v1.get("sync/info") { _, _ in Response.json(info()) }
-        v1.get("auth/tenant") { request, _ in try await tenantInfo(request) }
-        v1.post("sync/sessions") { request, _ in try await createSession(request) }
+        v1.get("auth/tenant") { request, context in try await tenantInfo(request, context) }
+        v1.post("sync/sessions") { request, context in try await createSession(request, context) }
         v1.get("sync/sessions/:id") { request, context in try await ownSession(request, context, delete: false) }
         v1.delete("sync/sessions/:id") { request, context in try await ownSession(request, context, delete: true) }
-        v1.get("sync/state") { request, _ in try await state(request) }
-        v1.post("sync/wipe") { request, _ in try await wipe(request) }
+        v1.get("sync/state") { request, context in try await state(request, context) }
+        v1.post("sync/wipe") { request, context in try await wipe(request, context) }
         v1.post("sync/:kind/push") { request, context in try await push(request, context) }
         v1.get("sync/:kind/pull") { request, context in try await pull(request, context) }
 
-        v1.get("search") { request, _ in try await search(request) }
-        v1.get("insights") { request, _ in try await insights(request) }
-        v1.post("batch") { request, _ in try await batch(request) }
+        v1.get("search") { request, context in try await search(request, context) }
+        v1.get("insights") { request, context in try await insights(request, context) }
+        v1.post("batch") { request, context in try await batch(request, context) }
 
         v1.get(":kind") { request, context in try await list(request, context) }
         v1.post(":kind") { request, context in
@@ -62,7 +62,7 @@ struct APIRoutes: Sendable {
     /// Authenticates, checks the sync session and epoch, and resolves the kind.
     private func entityRequest(_ request: Request, _ context: APIRequestContext) async throws -> (Caller, EntityKind) {
         let kind = try RequestParsing.kind(context)
-        let caller = try await authenticator.caller(request.headers)
+        let caller = try await self.caller(request, context)
         try await requireSync(request, caller)
         return (caller, kind)
     }
@@ -154,8 +154,8 @@ struct APIRoutes: Sendable {
 
     // MARK: Sync
 
-    private func createSession(_ request: Request) async throws -> Response {
-        let caller = try await authenticator.caller(request.headers)
+    private func createSession(_ request: Request, _ context: APIRequestContext) async throws -> Response {
+        let caller = try await self.caller(request, context, .sessions)
         let now = Timestamp.nowMilliseconds()
         let session = SyncSession(
             id: ItemWrites.newUID(), tenant: caller.tenant, userID: caller.user, createdMs: now,
@@ -168,7 +168,7 @@ struct APIRoutes: Sendable {
     }
 
     private func ownSession(_ request: Request, _ context: APIRequestContext, delete: Bool) async throws -> Response {
-        let caller = try await authenticator.caller(request.headers)
+        let caller = try await self.caller(request, context, .sessions)
         let text = context.parameters.get("id") ?? ""
         guard let id = ItemWrites.canonicalUID(text), let session = try await store.session(id: id),
             session.expiresMs > Timestamp.nowMilliseconds()
@@ -201,8 +201,8 @@ struct APIRoutes: Sendable {
         ]).serialized
     }
 
-    private func state(_ request: Request) async throws -> Response {
-        let caller = try await authenticator.caller(request.headers)
+    private func state(_ request: Request, _ context: APIRequestContext) async throws -> Response {
+        let caller = try await self.caller(request, context)
         return Response.json(Self.epochJSON(try await store.epochState(caller.scope)).serialized)
     }
 
@@ -213,8 +213,8 @@ struct APIRoutes: Sendable {
         return .object(object)
     }
 
-    private func wipe(_ request: Request) async throws -> Response {
-        let caller = try await authenticator.caller(request.headers)
+    private func wipe(_ request: Request, _ context: APIRequestContext) async throws -> Response {
+        let caller = try await self.caller(request, context)
         try check(try await store.session(id: try sessionID(request)), caller)
         let body = try await parsing.objectBody(request)
         guard body["confirm"] == "WIPE" else {
@@ -310,8 +310,9 @@ struct APIRoutes: Sendable {
         ]).serialized
     }
 
-    private func tenantInfo(_ request: Request) async throws -> Response {
+    private func tenantInfo(_ request: Request, _ context: APIRequestContext) async throws -> Response {
         let token = try await authenticator.token(request.headers)
+        try context.rateLimit?.charge(user: token.subject, .sessions)
         let membership = authenticator.membership(of: token)
         return Response.json(JSONValue.object([
             "userId": .string(token.subject),
