@@ -52,7 +52,7 @@ struct HostAssembly {
 
     init(
         apiURL: String, auth: AuthConfiguration, tenantsPath: String?, plugins: PluginOptions,
-        idleSessionTimeout: Duration, logger: Logger
+        idleSessionTimeout: Duration, limits: MCPLimits, logger: Logger
     ) async throws {
         // Everything that can fail comes before the parts that must be shut down (the HTTP
         // client, the thread pool).
@@ -62,7 +62,7 @@ struct HostAssembly {
         proxy = RESTProxy(configuration: ProxyConfiguration(apiURL: apiURL, tenantSecret: auth.tenantSecret), logger: logger)
         let core = PluginLoader.load(directories: [], logger: logger)
         runner = ToolRunner(plugins: core.plugins, proxy: proxy, logger: logger)
-        catalog = ToolCatalog(runner: runner, tenants: tenants)
+        catalog = ToolCatalog(runner: runner, tenants: tenants, limits: limits)
         let sessions = MCPSessionRegistry(idleTimeout: idleSessionTimeout, logger: logger)
         self.sessions = sessions
         watcher = TenantConfigurationWatcher(configuration: tenants) { old, new in
@@ -128,7 +128,8 @@ struct ServeCommand: AsyncParsableCommand {
             verifier: try await TokenVerifier(configuration: configuration.auth, logger: logger))
         let parts = try await HostAssembly(
             apiURL: apiURL, auth: configuration.auth, tenantsPath: host.tenantsPath(settings.environment),
-            plugins: plugins, idleSessionTimeout: try settings.idleSessionTimeout(), logger: logger)
+            plugins: plugins, idleSessionTimeout: try settings.idleSessionTimeout(), limits: try settings.mcpLimits(),
+            logger: logger)
         let storage = try await APIStorage.open(configuration, logger: logger)
         let api = APIServer.application(
             configuration: configuration, storage: storage, authenticator: authenticator, logger: logger,
@@ -181,7 +182,8 @@ struct MCPCommand: AsyncParsableCommand {
         let apiURL = settings.apiURL(flag: apiURL)
         let parts = try await HostAssembly(
             apiURL: apiURL, auth: configuration.auth, tenantsPath: host.tenantsPath(settings.environment),
-            plugins: plugins, idleSessionTimeout: try settings.idleSessionTimeout(), logger: logger)
+            plugins: plugins, idleSessionTimeout: try settings.idleSessionTimeout(), limits: try settings.mcpLimits(),
+            logger: logger)
         if stdio {
             try await runStdio(parts, settings: settings, logger: logger)
             return

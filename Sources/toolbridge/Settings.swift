@@ -115,6 +115,15 @@ struct Settings {
         return configuration
     }
 
+    /// The MCP edge's default rate limits: the built-in ones, each replaced by its variable.
+    func mcpLimits() throws -> MCPLimits {
+        var limits = MCPLimits.defaults
+        for name in MCPLimitName.allCases {
+            limits.values[name] = try rateLimit(name.environmentVariable, default: limits.values[name] ?? .off)
+        }
+        return limits
+    }
+
     /// The limit in variable `name` (`600/60s burst 120` or `off`), else `fallback`.
     func rateLimit(_ name: String, default fallback: RateLimit) throws -> RateLimit {
         guard let text = environment[name].nonEmpty else { return fallback }

@@ -8,6 +8,7 @@ import ToolBridgeJSON
 public final class ToolCatalog: Sendable {
     public let runner: ToolRunner
     public let tenants: TenantConfiguration
+    public let limits: EdgeLimits
     /// The converted tools of the runner's first plugins, one entry each. The runner only appends
     /// plugins, so when it has more, only the new ones are converted; other requests reuse the list.
     private let converted = Mutex<[ConvertedPlugin]>([])
@@ -19,9 +20,10 @@ public final class ToolCatalog: Sendable {
         let json: [(name: String, value: JSONValue)]
     }
 
-    public init(runner: ToolRunner, tenants: TenantConfiguration) {
+    public init(runner: ToolRunner, tenants: TenantConfiguration, limits: MCPLimits = .defaults) {
         self.runner = runner
         self.tenants = tenants
+        self.limits = EdgeLimits(defaults: limits, tenants: tenants)
     }
 
     /// The tools of `tenant`'s enabled plugins, in plugin load order.
@@ -44,10 +46,20 @@ public final class ToolCatalog: Sendable {
     }
 
     /// Runs `tool` for `caller` and returns the JSON-RPC `result` of the call, or nil when the
-    /// caller's tenant may not use the tool. Both eras answer `tools/call` through this.
+    /// caller's tenant may not use the tool. Both eras answer `tools/call` through this; a call
+    /// over a rate limit is an error result naming the limit and when to retry.
     func call(_ tool: String, arguments: JSONValue, as caller: CallIdentity) async -> JSONValue? {
         guard allows(tool: tool, tenant: caller.tenant) else { return nil }
+        if let refused = limits.refusal(tool: tool, readOnly: isReadOnly(tool), as: caller) {
+            return Self.resultJSON(refused)
+        }
         return Self.resultJSON(await runner.call(tool, arguments: arguments, identity: caller))
+    }
+
+    /// Whether the tool says it only reads (`readOnlyHint: true`); read tools have their own limit.
+    private func isReadOnly(_ tool: String) -> Bool {
+        let definition = runner.plugin(ofTool: tool)?.tools.first { $0.name == tool }?.definition
+        return definition?["annotations"]?["readOnlyHint"]?.boolValue == true
     }
 
     private func currentTools() -> [ConvertedPlugin] {
