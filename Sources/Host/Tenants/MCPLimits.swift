@@ -44,6 +44,4 @@ public struct MCPLimits: Sendable, Equatable {
         .writeCalls: RateLimit(count: 120, periodSeconds: 60, burst: 30),
         .readCalls: RateLimit(count: 600, periodSeconds: 60, burst: 120),
     ])
-
-    public var isEmpty: Bool { values.isEmpty && tools.isEmpty }
 }
