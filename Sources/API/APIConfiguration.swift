@@ -19,11 +19,13 @@ public struct APIConfiguration: Sendable {
     public var membershipCacheSeconds: Int64
     public var auth: AuthConfiguration
     public var limits: HTTPServerLimits
+    /// Requests per user; see `APIRateLimits`.
+    public var rateLimits: APIRateLimits
 
     public init(
         host: String = "127.0.0.1", port: Int = 8081, databaseURL: String? = nil, dataDirectory: String = ".",
         maxBodyBytes: Int = 10 * 1024 * 1024, sessionTTLSeconds: Int64 = 3600, databaseConnections: Int = 10,
-        auditRetentionDays: Int64 = 90, membershipCacheSeconds: Int64 = 5, auth: AuthConfiguration = .init(), limits: HTTPServerLimits = .init()
+        auditRetentionDays: Int64 = 90, membershipCacheSeconds: Int64 = 5, auth: AuthConfiguration = .init(), limits: HTTPServerLimits = .init(), rateLimits: APIRateLimits = .init()
     ) {
         self.host = host
         self.port = port
@@ -36,6 +38,7 @@ public struct APIConfiguration: Sendable {
         self.membershipCacheSeconds = membershipCacheSeconds
         self.auth = auth
         self.limits = limits
+        self.rateLimits = rateLimits
     }
 
     /// The SQLite file used when no `databaseURL` is set.

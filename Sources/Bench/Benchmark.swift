@@ -238,6 +238,13 @@ final class BenchServer: @unchecked Sendable {  // immutable after start
         process == nil ? "running server" : ((ProcessInfo.processInfo.environment["DATABASE_URL"] ?? "").isEmpty ? "sqlite" : "postgresql")
     }
 
+    /// Every rate limit of `toolbridge serve` (docs/api.md, docs/host.md).
+    static let rateLimitVariables = [
+        "TOOLBRIDGE_API_RATE_LIMIT", "TOOLBRIDGE_API_SESSION_RATE_LIMIT", "TOOLBRIDGE_MCP_REQUEST_LIMIT",
+        "TOOLBRIDGE_MCP_USER_CALL_LIMIT", "TOOLBRIDGE_MCP_TENANT_CALL_LIMIT", "TOOLBRIDGE_MCP_WRITE_CALL_LIMIT",
+        "TOOLBRIDGE_MCP_READ_CALL_LIMIT",
+    ]
+
     /// Starts this same executable as `toolbridge serve` on free ports, on a fresh data directory.
     static func start(secret: String) async throws -> BenchServer {
         let directory = NSTemporaryDirectory() + "toolbridge-bench-\(UUID().uuidString)"
@@ -250,6 +257,9 @@ final class BenchServer: @unchecked Sendable {  // immutable after start
         environment["TOOLBRIDGE_JWT_SECRET"] = secret
         environment["TOOLBRIDGE_DATA_DIR"] = directory
         environment["TOOLBRIDGE_LOG_LEVEL"] = "error"
+        // Limits far above any load the bench makes: it measures calls, and with the limits on
+        // (not off) their cost is part of what it measures.
+        for name in Self.rateLimitVariables { environment[name] = "1000000/1s burst 1000000" }
         process.environment = environment
         let output = Pipe()
         process.standardOutput = output

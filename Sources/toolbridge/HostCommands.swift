@@ -56,7 +56,7 @@ struct HostAssembly {
     init(
         apiURL: String, edgeAuth: AuthConfiguration, delegation: DelegatedCredentials, tenantsPath: String?,
         plugins: PluginOptions, idleSessionTimeout: Duration, membershipCache: Duration,
-        audit auditConfiguration: AuditConfiguration, logger: Logger
+        limits: MCPLimits, audit auditConfiguration: AuditConfiguration, logger: Logger
     ) async throws {
         // Everything that can fail comes before the parts that must be shut down (the HTTP
         // client, the thread pool).
@@ -76,7 +76,7 @@ struct HostAssembly {
         audit = AuditTrail(configuration: auditConfiguration, file: auditFile, proxy: proxy, logger: logger)
         let core = PluginLoader.load(directories: [], logger: logger)
         runner = ToolRunner(plugins: core.plugins, proxy: proxy, logger: logger)
-        catalog = ToolCatalog(runner: runner, tenants: tenants, audit: audit)
+        catalog = ToolCatalog(runner: runner, tenants: tenants, limits: limits, audit: audit)
         let sessions = MCPSessionRegistry(idleTimeout: idleSessionTimeout, logger: logger)
         self.sessions = sessions
         watcher = TenantConfigurationWatcher(configuration: tenants) { old, new in
@@ -160,7 +160,8 @@ struct ServeCommand: AsyncParsableCommand {
                 key: delegationKey, actor: settings.hostActor, userSecret: configuration.auth.jwtSecret),
             tenantsPath: host.tenantsPath(settings.environment),
             plugins: plugins, idleSessionTimeout: try settings.idleSessionTimeout(),
-            membershipCache: .seconds(configuration.membershipCacheSeconds), audit: settings.auditConfiguration(),
+            membershipCache: .seconds(configuration.membershipCacheSeconds), limits: try settings.mcpLimits(),
+            audit: settings.auditConfiguration(),
             logger: logger)
         let storage = try await APIStorage.open(configuration, logger: logger)
         let api = APIServer.application(
@@ -220,8 +221,8 @@ struct MCPCommand: AsyncParsableCommand {
                 key: try settings.delegationKey(), actor: settings.hostActor, userSecret: configuration.auth.jwtSecret),
             tenantsPath: host.tenantsPath(settings.environment),
             plugins: plugins, idleSessionTimeout: try settings.idleSessionTimeout(),
-            membershipCache: .seconds(configuration.membershipCacheSeconds), audit: settings.auditConfiguration(),
-            logger: logger)
+            membershipCache: .seconds(configuration.membershipCacheSeconds), limits: try settings.mcpLimits(),
+            audit: settings.auditConfiguration(), logger: logger)
         if stdio {
             try await runStdio(parts, settings: settings, logger: logger)
             return

@@ -126,7 +126,29 @@ struct Settings {
         if let connections = try integer("TOOLBRIDGE_DB_CONNECTIONS") { configuration.databaseConnections = Int(connections) }
         if let days = try integer("TOOLBRIDGE_AUDIT_RETENTION_DAYS") { configuration.auditRetentionDays = days }
         if let seconds = try integer("TOOLBRIDGE_MEMBERSHIP_CACHE_SECONDS") { configuration.membershipCacheSeconds = seconds }
+        configuration.rateLimits = APIRateLimits(
+            requests: try rateLimit("TOOLBRIDGE_API_RATE_LIMIT", default: configuration.rateLimits.requests),
+            sessions: try rateLimit("TOOLBRIDGE_API_SESSION_RATE_LIMIT", default: configuration.rateLimits.sessions))
         return configuration
+    }
+
+    /// The MCP edge's default rate limits: the built-in ones, each replaced by its variable.
+    func mcpLimits() throws -> MCPLimits {
+        var limits = MCPLimits.defaults
+        for name in MCPLimitName.allCases {
+            limits.values[name] = try rateLimit(name.environmentVariable, default: limits.values[name] ?? .off)
+        }
+        return limits
+    }
+
+    /// The limit in variable `name` (`600/60s burst 120` or `off`), else `fallback`.
+    func rateLimit(_ name: String, default fallback: RateLimit) throws -> RateLimit {
+        guard let text = environment[name].nonEmpty else { return fallback }
+        do {
+            return try RateLimit.parse(text)
+        } catch {
+            throw ConfigurationError("\(name): \(error)")
+        }
     }
 }
 

@@ -45,6 +45,15 @@ def token(sub: str, tenants=None, secret: str = SECRET, ttl: int = 3600, audienc
     return signing_input + "." + b64(signature)
 
 
+# The other tests make hundreds of calls as one user within seconds, which the production limits
+# (docs/api.md, docs/host.md) would refuse. Generous limits keep them out of the way while the
+# limiting code still runs on every request; test_rate_limits.py sets exact numbers in `settings`.
+GENEROUS_RATE_LIMITS = {name: "1000000/1s burst 1000000" for name in (
+    "TOOLBRIDGE_API_RATE_LIMIT", "TOOLBRIDGE_API_SESSION_RATE_LIMIT", "TOOLBRIDGE_MCP_REQUEST_LIMIT",
+    "TOOLBRIDGE_MCP_USER_CALL_LIMIT", "TOOLBRIDGE_MCP_TENANT_CALL_LIMIT", "TOOLBRIDGE_MCP_WRITE_CALL_LIMIT",
+    "TOOLBRIDGE_MCP_READ_CALL_LIMIT")}
+
+
 def signed_tenant_headers(tenant: str = "default", secret: str = TENANT_SECRET) -> dict:
     """The signed tenant headers a direct API caller sends (MCP clients never do: the host signs)."""
     timestamp = str(int(time.time() * 1000))
@@ -71,6 +80,7 @@ class Server:
             "TOOLBRIDGE_DELEGATION_SECRET": DELEGATION_SECRET,
             "TOOLBRIDGE_TENANTS": str(self.tenants_file),
             "TOOLBRIDGE_LOG_LEVEL": "warning",
+            **GENEROUS_RATE_LIMITS,
             **(settings or {}),
         }
         if store == "postgres":

@@ -139,7 +139,7 @@ def split(request):
         process, url = start(["mcp", "--mcp-port", "0"], env, r"mcp listening on (\S+)", log)
         processes.append(process)
         hosts[name] = url
-    yield {"api": api_url, "hosts": hosts, "jwks": jwks}
+    yield {"api": api_url, "hosts": hosts, "jwks": jwks, "log": log}
     for process in processes:
         process.terminate()
     for process in processes:
@@ -156,11 +156,16 @@ def test_a_host_whose_public_key_the_api_trusts_acts_for_its_users(split):
     assert len(keys) == 1 and keys[0]["kty"] == "EC" and "d" not in keys[0], "only the public key is in the JWKS"
 
 
-def test_a_host_with_a_key_the_api_does_not_trust_gets_a_clear_tool_error(split):
-    created, _ = asyncio.run(create_and_get_note(split["hosts"]["stranger"], token(user()), "refused"))
-    assert created.is_error
-    text = created.content[0].text
-    assert "HTTP 401" in text, text
+def test_a_host_with_a_key_the_api_does_not_trust_is_refused_and_says_why(split):
+    # The host's first API request is the membership lookup of the edge: the API refuses its
+    # credential, so the edge answers 503 (it never guesses a tenant) and the host's log says why.
+    refused = httpx2.post(split["hosts"]["stranger"] + "/mcp", headers={
+        "Authorization": f"Bearer {token(user())}", "Accept": "application/json, text/event-stream"},
+        json={"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}})
+    assert refused.status_code == 503
+    assert "membership records cannot be read" in refused.json()["error"]
+    split["log"].flush()
+    assert "the API refuses this host's delegated credential" in Path(split["log"].name).read_text()
 
 
 def test_a_host_alone_without_a_delegation_key_refuses_to_start(split):

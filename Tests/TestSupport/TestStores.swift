@@ -1,6 +1,7 @@
 import API
 import Foundation
 import Logging
+import ServerSupport
 import ToolBridgeAuth
 
 /// The two stores every API behaviour is tested on.
@@ -32,6 +33,9 @@ public enum TestDatabase {
             port: 0,
             auth: AuthConfiguration(
                 jwtSecret: TestTokens.secret, delegation: DelegationTrust(secret: TestTokens.delegationSecret)))
+        // Tests make many requests as one user at once; RateLimitTests sets its own limits.
+        let generous = RateLimit(count: RateLimit.maximumCount, periodSeconds: 1, burst: RateLimit.maximumCount)
+        configuration.rateLimits = APIRateLimits(requests: generous, sessions: generous)
         switch kind {
         case .sqlite: configuration.dataDirectory = try dataDirectory ?? temporaryDirectory()
         case .postgres:

@@ -18,7 +18,7 @@ struct APIRoutes: Sendable {
 
         let v1 = router.group("v1")
         v1.get("sync/info") { _, _ in Response.json(info()) }
-        v1.get("auth/tenant") { request, _ in try await tenantInfo(request) }
+        v1.get("auth/tenant") { request, context in try await tenantInfo(request, context) }
         v1.post("sync/sessions") { request, context in try await createSession(request, context) }
         v1.get("sync/sessions/:id") { request, context in try await ownSession(request, context, delete: false) }
         v1.delete("sync/sessions/:id") { request, context in try await ownSession(request, context, delete: true) }
@@ -60,19 +60,9 @@ struct APIRoutes: Sendable {
     // MARK: Entities
 
     /// Authenticates, checks the sync session and epoch, and resolves the kind.
-    /// The verified caller; the request's log says who it is and with which kind of credential
-    /// (the user's own token, or a host's delegated one), never the token.
-    func caller(_ request: Request, _ context: APIRequestContext) async throws -> Caller {
-        let caller = try await authenticator.caller(request.headers)
-        context.logger.debug(
-            "authenticated",
-            metadata: ["user": "\(caller.user)", "tenant": "\(caller.tenant)", "credential": "\(caller.credential)"])
-        return caller
-    }
-
     private func entityRequest(_ request: Request, _ context: APIRequestContext) async throws -> (Caller, EntityKind) {
         let kind = try RequestParsing.kind(context)
-        let caller = try await caller(request, context)
+        let caller = try await self.caller(request, context)
         try await requireSync(request, caller)
         return (caller, kind)
     }
@@ -165,7 +155,7 @@ struct APIRoutes: Sendable {
     // MARK: Sync
 
     private func createSession(_ request: Request, _ context: APIRequestContext) async throws -> Response {
-        let caller = try await caller(request, context)
+        let caller = try await self.caller(request, context, .sessions)
         let now = Timestamp.nowMilliseconds()
         let session = SyncSession(
             id: ItemWrites.newUID(), tenant: caller.tenant, userID: caller.user, createdMs: now,
@@ -178,7 +168,7 @@ struct APIRoutes: Sendable {
     }
 
     private func ownSession(_ request: Request, _ context: APIRequestContext, delete: Bool) async throws -> Response {
-        let caller = try await caller(request, context)
+        let caller = try await self.caller(request, context, .sessions)
         let text = context.parameters.get("id") ?? ""
         guard let id = ItemWrites.canonicalUID(text), let session = try await store.session(id: id),
             session.expiresMs > Timestamp.nowMilliseconds()
@@ -212,7 +202,7 @@ struct APIRoutes: Sendable {
     }
 
     private func state(_ request: Request, _ context: APIRequestContext) async throws -> Response {
-        let caller = try await caller(request, context)
+        let caller = try await self.caller(request, context)
         return Response.json(Self.epochJSON(try await store.epochState(caller.scope)).serialized)
     }
 
@@ -224,7 +214,7 @@ struct APIRoutes: Sendable {
     }
 
     private func wipe(_ request: Request, _ context: APIRequestContext) async throws -> Response {
-        let caller = try await caller(request, context)
+        let caller = try await self.caller(request, context)
         try check(try await store.session(id: try sessionID(request)), caller)
         let body = try await parsing.objectBody(request)
         guard body["confirm"] == "WIPE" else {
@@ -322,8 +312,9 @@ struct APIRoutes: Sendable {
 
     /// The user's tenants from both sources: `source` for the whole (claim, record, both, default)
     /// and each tenant's own in `memberships`.
-    private func tenantInfo(_ request: Request) async throws -> Response {
+    private func tenantInfo(_ request: Request, _ context: APIRequestContext) async throws -> Response {
         let token = try await authenticator.token(request.headers)
+        try context.rateLimit?.charge(user: token.subject, .sessions)
         let membership = try await authenticator.membership(of: token)
         return Response.json(JSONValue.object([
             "userId": .string(token.subject),

@@ -12,7 +12,7 @@ extension APIRoutes {
     // MARK: Search
 
     func search(_ request: Request, _ context: APIRequestContext) async throws -> Response {
-        let caller = try await caller(request, context)
+        let caller = try await self.caller(request, context)
         guard let text = request.uri.queryParameters.get("q") else {
             throw APIError.badRequest("q is required: the words to search for")
         }
@@ -40,7 +40,7 @@ extension APIRoutes {
     // MARK: Insights
 
     func insights(_ request: Request, _ context: APIRequestContext) async throws -> Response {
-        let caller = try await caller(request, context)
+        let caller = try await self.caller(request, context)
         let days = try RequestParsing.integer(request, "days", in: 1...366, default: 30)
         let today = Timestamp.nowMilliseconds() / 86_400_000
         let sinceMs = (today - Int64(days - 1)) * 86_400_000
@@ -73,7 +73,7 @@ extension APIRoutes {
     // MARK: Batch
 
     func batch(_ request: Request, _ context: APIRequestContext) async throws -> Response {
-        let caller = try await caller(request, context)
+        let caller = try await self.caller(request, context)
         try await requireSync(request, caller)
         let body = try await parsing.objectBody(request)
         guard let listed = body["operations"]?.arrayValue else {

@@ -10,14 +10,15 @@ import ToolBridgeJSON
 /// response the MCP authorization spec asks for.
 struct EdgeAuth: Sendable {
     let authenticator: Authenticator
+    /// Every authenticated request is charged to its user's request limit.
+    let limits: EdgeLimits
     /// The host's external URL (`TOOLBRIDGE_PUBLIC_URL`), when set; else each request's `Host`.
     let publicURL: String?
 
     func identity(_ request: Request) async throws(HostHTTPError) -> CallIdentity {
+        let caller: Caller
         do {
-            let caller = try await authenticator.edgeCaller(request.headers)
-            return CallIdentity(
-                user: caller.user, tenant: caller.tenant, correlationID: request.headers[.correlationID] ?? UUID().uuidString.lowercased())
+            caller = try await authenticator.edgeCaller(request.headers)
         } catch {
             if error.status == .unauthorized {
                 let metadata = baseURL(request) + "/.well-known/oauth-protected-resource"
@@ -27,6 +28,10 @@ struct EdgeAuth: Sendable {
             }
             throw HostHTTPError(error.status, error.message)
         }
+        try limits.admitRequest(user: caller.user, tenant: caller.tenant)
+        return CallIdentity(
+            user: caller.user, tenant: caller.tenant,
+            correlationID: request.headers[.correlationID] ?? UUID().uuidString.lowercased())
     }
 
     /// Where clients reach the host: the configured public URL (behind a proxy or TLS terminator
@@ -36,20 +41,28 @@ struct EdgeAuth: Sendable {
     }
 }
 
-/// An HTTP-level failure of the Host, rendered as `{"error": "..."}` with its status and headers.
+/// An HTTP-level failure of the Host, rendered as `{"error": "..."}` with its status and headers,
+/// or as a JSON-RPC error body when it has a JSON-RPC code.
 struct HostHTTPError: Error, Sendable {
     let status: HTTPResponse.Status
     let message: String
     let headers: HTTPFields
+    let jsonRPCCode: Int64?
 
-    init(_ status: HTTPResponse.Status, _ message: String, headers: HTTPFields = [:]) {
+    init(_ status: HTTPResponse.Status, _ message: String, headers: HTTPFields = [:], jsonRPCCode: Int64? = nil) {
         self.status = status
         self.message = message
         self.headers = headers
+        self.jsonRPCCode = jsonRPCCode
     }
 
     var response: Response {
-        .json(JSONValue.object(["error": .string(message)]).serialized, status: status, headers: headers)
+        guard let jsonRPCCode else {
+            return .json(JSONValue.object(["error": .string(message)]).serialized, status: status, headers: headers)
+        }
+        var response = jsonRPCError(code: jsonRPCCode, message: message, status: status)
+        response.headers.append(contentsOf: headers)
+        return response
     }
 }
 

@@ -19,7 +19,7 @@ public enum HostServer {
     ) -> some ApplicationProtocol {
         let router = Router(context: HostRequestContext.self)
         router.add(middleware: OriginMiddleware(allowed: configuration.allowedOrigins))
-        let edge = EdgeAuth(authenticator: authenticator, publicURL: configuration.publicURL)
+        let edge = EdgeAuth(authenticator: authenticator, limits: catalog.limits, publicURL: configuration.publicURL)
         let connections = ConnectionWatch()
         HostRoutes(
             configuration: configuration, factory: MCPServerFactory(catalog: catalog, logger: logger),

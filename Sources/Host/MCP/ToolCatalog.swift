@@ -11,6 +11,7 @@ public final class ToolCatalog: Sendable {
     public let tenants: TenantConfiguration
     /// Where every call is recorded; nil records nothing (tests that do not look at it).
     public let audit: AuditTrail?
+    public let limits: EdgeLimits
     /// The converted tools of the runner's first plugins, one entry each. The runner only appends
     /// plugins, so when it has more, only the new ones are converted; other requests reuse the list.
     private let converted = Mutex<[ConvertedPlugin]>([])
@@ -22,9 +23,10 @@ public final class ToolCatalog: Sendable {
         let json: [(name: String, value: JSONValue)]
     }
 
-    public init(runner: ToolRunner, tenants: TenantConfiguration, audit: AuditTrail? = nil) {
+    public init(runner: ToolRunner, tenants: TenantConfiguration, limits: MCPLimits = .defaults, audit: AuditTrail? = nil) {
         self.runner = runner
         self.tenants = tenants
+        self.limits = EdgeLimits(defaults: limits, tenants: tenants)
         self.audit = audit
     }
 
@@ -49,7 +51,8 @@ public final class ToolCatalog: Sendable {
 
     /// Runs `tool` for `caller` and returns the JSON-RPC `result` of the call, or nil when the
     /// caller's tenant may not use the tool. Both eras answer `tools/call` through this, so the
-    /// audit trail records every call here, refused ones too.
+    /// audit trail records every call here, refused ones too; a call over a rate limit is an error
+    /// result naming the limit and when to retry.
     func call(_ tool: String, arguments: JSONValue, as caller: CallIdentity) async -> JSONValue? {
         let started = AuditTrail.Start.now
         let plugin = runner.plugin(ofTool: tool)?.name
@@ -59,11 +62,23 @@ public final class ToolCatalog: Sendable {
                 started: started)
             return nil
         }
+        if let refused = limits.refusal(tool: tool, readOnly: isReadOnly(tool), as: caller) {
+            audit?.record(
+                tool: tool, plugin: plugin, caller: caller, arguments: arguments, outcome: .rateLimited, apiStatus: nil,
+                started: started)
+            return Self.resultJSON(refused)
+        }
         let outcome = await runner.call(tool, arguments: arguments, identity: caller)
         audit?.record(
             tool: tool, plugin: plugin, caller: caller, arguments: arguments, outcome: outcome.isError ? .error : .ok,
             apiStatus: outcome.apiStatus, started: started)
         return Self.resultJSON(outcome)
+    }
+
+    /// Whether the tool says it only reads (`readOnlyHint: true`); read tools have their own limit.
+    private func isReadOnly(_ tool: String) -> Bool {
+        let definition = runner.plugin(ofTool: tool)?.tools.first { $0.name == tool }?.definition
+        return definition?["annotations"]?["readOnlyHint"]?.boolValue == true
     }
 
     private func currentTools() -> [ConvertedPlugin] {

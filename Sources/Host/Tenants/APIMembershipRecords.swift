@@ -18,6 +18,11 @@ public struct APIMembershipRecords: MembershipRecords {
     public func tenants(of user: String) async throws -> [String] {
         let identity = CallIdentity(user: user, tenant: lookupTenant, correlationID: "membership-lookup")
         let response = try await proxy.get("/v1/auth/tenant", as: identity)
+        if response.status == 401 {
+            proxy.logger.error(
+                "the API refuses this host's delegated credential: check TOOLBRIDGE_DELEGATION_KEY (or _SECRET) against the keys the API trusts",
+                metadata: ["answer": "\(String(decoding: response.body.prefix(300), as: UTF8.self))"])
+        }
         guard response.status == 200, let answer = try? JSONValue.parse(response.body),
             let memberships = answer["memberships"]?.arrayValue
         else { throw ProxyError(kind: .unavailable, description: "the API answered the membership lookup with \(response.status)") }

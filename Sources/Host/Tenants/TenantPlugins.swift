@@ -1,6 +1,7 @@
 import ServerSupport
 
-/// Which plugins each tenant may use, from the operator's file (`TOOLBRIDGE_TENANTS`):
+/// Which plugins each tenant may use, and the MCP edge's rate limits that differ from the
+/// process's defaults, from the operator's file (`TOOLBRIDGE_TENANTS`):
 ///
 /// ```toml
 /// [default]
@@ -8,6 +9,13 @@ import ServerSupport
 ///
 /// [tenants.acme]
 /// plugins = ["notes", "search"]
+///
+/// [limits]                  # every tenant's limits
+/// user_calls = "300/60s burst 60"
+/// [limits.tools]            # per user and tool
+/// create_note = "10/60s burst 5"
+/// [tenants.acme.limits]     # one tenant's (also [tenants.acme.limits.tools])
+/// tenant_calls = "100/60s burst 20"
 /// ```
 ///
 /// A tenant without a section gets the default set. With no file at all, every loaded plugin is
@@ -16,10 +24,19 @@ public struct TenantPlugins: Sendable, Equatable {
     /// The plugins of tenants without a section; nil means every loaded plugin.
     public var defaultPlugins: Set<String>?
     public var tenants: [String: Set<String>]
+    /// `[limits]` and `[limits.tools]`: every tenant's limits, over the process's defaults.
+    public var limits: MCPLimits
+    /// `[tenants.NAME.limits]` and `[tenants.NAME.limits.tools]`: one tenant's, over `limits`.
+    public var tenantLimits: [String: MCPLimits]
 
-    public init(defaultPlugins: Set<String>? = nil, tenants: [String: Set<String>] = [:]) {
+    public init(
+        defaultPlugins: Set<String>? = nil, tenants: [String: Set<String>] = [:], limits: MCPLimits = .init(),
+        tenantLimits: [String: MCPLimits] = [:]
+    ) {
         self.defaultPlugins = defaultPlugins
         self.tenants = tenants
+        self.limits = limits
+        self.tenantLimits = tenantLimits
     }
 
     /// Every loaded plugin for every tenant: the configuration without a file.
@@ -34,63 +51,141 @@ public struct TenantPlugins: Sendable, Equatable {
         plugins(for: tenant)?.contains(plugin) ?? true
     }
 
-    /// Reads the file's text as TOML, the part of it this file needs: `#` comments, `[default]`
-    /// and `[tenants.NAME]` tables (NAME a bare key or a quoted one), and `plugins = [...]` arrays
-    /// of basic (`"…"`, with TOML's escapes) or literal (`'…'`) strings, which may span lines,
-    /// hold comments and end with a comma. Everything TOML has beyond that (other keys and tables,
-    /// dotted keys, inline tables, multi-line strings) is refused with an error naming the line,
-    /// never read as something else.
+    /// The limit `name` of `tenant` when the file sets it (the tenant's own, else every tenant's).
+    public func limit(_ name: MCPLimitName, tenant: String) -> RateLimit? {
+        tenantLimits[tenant]?.values[name] ?? limits.values[name]
+    }
+
+    /// The limit of `tool` per user in `tenant` when the file names the tool.
+    public func limit(tool: String, tenant: String) -> RateLimit? {
+        tenantLimits[tenant]?.tools[tool] ?? limits.tools[tool]
+    }
+
+    /// Reads the file's text as TOML, the part of it this file needs: `#` comments, the tables
+    /// above (names bare keys or quoted ones), `plugins = [...]` arrays of basic (`"…"`, with
+    /// TOML's escapes) or literal (`'…'`) strings, which may span lines, hold comments and end
+    /// with a comma, and limits as one-line strings (`RateLimit`'s text form). Everything TOML
+    /// has beyond that (other keys and tables, dotted keys, inline tables, multi-line strings)
+    /// is refused with an error naming the line, never read as something else.
     public static func parse(_ text: String) throws(TenantConfigurationError) -> TenantPlugins {
         var reader = TOMLReader(text)
-        var configuration = TenantPlugins(defaultPlugins: nil, tenants: [:])
-        var section: String?
-        var seenSections: Set<String> = []
+        var configuration = TenantPlugins()
+        var section: Section?
+        var seenSections: Set<Section> = []
         var keysInSection: Set<String> = []
         while try reader.skipBlankLines() {
             let line = reader.line
             if reader.peek == "[" {
                 let (path, written) = try reader.tableHeader()
-                section = try Self.section(path, written: written, line: line)
-                guard seenSections.insert(section!).inserted else {
+                let named = try Self.section(path, written: written, line: line)
+                guard seenSections.insert(named).inserted else {
                     throw TenantConfigurationError(line: line, "the table [\(written)] appears twice")
                 }
+                section = named
                 keysInSection = []
                 try reader.endOfLine()
                 continue
             }
             let key = try reader.keyPath()
-            guard key == ["plugins"] else {
-                throw TenantConfigurationError(line: line, "unknown key '\(key.joined(separator: "."))'; the only key is 'plugins'")
-            }
+            let name = key.joined(separator: ".")
             guard let section else {
-                throw TenantConfigurationError(line: line, "'plugins' must be inside [default] or [tenants.NAME]")
+                throw TenantConfigurationError(
+                    line: line, "'\(name)' must be inside [default] or [tenants.NAME] (plugins), or a [limits] table")
             }
-            guard keysInSection.insert("plugins").inserted else {
-                throw TenantConfigurationError(line: line, "'plugins' appears twice in this table")
+            try section.check(key, line: line)
+            guard keysInSection.insert(name).inserted else {
+                throw TenantConfigurationError(line: line, "'\(name)' appears twice in this table")
             }
-            try reader.expect("=", "expected `plugins = [\"name\", ...]`")
-            let plugins = try reader.stringArray()
+            switch section {
+            case .plugins(let tenant):
+                try reader.expect("=", "expected `plugins = [\"name\", ...]`")
+                let plugins = try reader.stringArray()
+                if let tenant {
+                    configuration.tenants[tenant] = plugins
+                } else {
+                    configuration.defaultPlugins = plugins
+                }
+            case .limits(let tenant), .toolLimits(let tenant):
+                try reader.expect("=", "expected `\(name) = \"600/60s burst 120\"` (or \"off\")")
+                let text = try reader.quotedString("a limit must be a quoted string, like \"600/60s burst 120\" or \"off\"")
+                let limit: RateLimit
+                do {
+                    limit = try RateLimit.parse(text)
+                } catch {
+                    throw TenantConfigurationError(line: line, "\(error)")
+                }
+                var limits = tenant.map { configuration.tenantLimits[$0] ?? MCPLimits() } ?? configuration.limits
+                if case .limits = section, let limitName = MCPLimitName(rawValue: key[0]) {
+                    limits.values[limitName] = limit
+                } else {
+                    limits.tools[key[0]] = limit
+                }
+                if let tenant {
+                    configuration.tenantLimits[tenant] = limits
+                } else {
+                    configuration.limits = limits
+                }
+            }
             try reader.endOfLine()
-            if section == "" {
-                configuration.defaultPlugins = plugins
-            } else {
-                configuration.tenants[section] = plugins
-            }
         }
         return configuration
     }
 
-    /// "" for [default], the tenant's name for [tenants.NAME].
-    private static func section(_ path: [String], written: String, line: Int) throws(TenantConfigurationError) -> String {
-        if path == ["default"] { return "" }
-        guard path.count == 2, path[0] == "tenants" else {
-            throw TenantConfigurationError(line: line, "unknown table [\(written)]; use [default] or [tenants.NAME]")
+    /// A table of the file; the tenant is nil for the tables that apply to every tenant.
+    private enum Section: Hashable {
+        /// [default] (nil) or [tenants.NAME]
+        case plugins(String?)
+        /// [limits] or [tenants.NAME.limits]
+        case limits(String?)
+        /// [limits.tools] or [tenants.NAME.limits.tools]
+        case toolLimits(String?)
+
+        /// Refuses a key the table cannot hold.
+        func check(_ key: [String], line: Int) throws(TenantConfigurationError) {
+            let name = key.joined(separator: ".")
+            switch self {
+            case .plugins:
+                guard key == ["plugins"] else {
+                    throw TenantConfigurationError(line: line, "unknown key '\(name)'; the only key is 'plugins'")
+                }
+            case .limits:
+                guard key.count == 1, MCPLimitName(rawValue: key[0]) != nil else {
+                    let names = MCPLimitName.allCases.map(\.rawValue).joined(separator: ", ")
+                    throw TenantConfigurationError(line: line, "unknown limit '\(name)'; the limits are \(names)")
+                }
+            case .toolLimits:
+                guard key.count == 1, !key[0].isEmpty else {
+                    throw TenantConfigurationError(
+                        line: line, "'\(name)' is not a tool name: one key per tool (quote a name that holds dots)")
+                }
+            }
+        }
+    }
+
+    private static func section(_ path: [String], written: String, line: Int) throws(TenantConfigurationError) -> Section {
+        switch path {
+        case ["default"]: return .plugins(nil)
+        case ["limits"]: return .limits(nil)
+        case ["limits", "tools"]: return .toolLimits(nil)
+        default: break
+        }
+        let unknown = TenantConfigurationError(
+            line: line,
+            "unknown table [\(written)]; use [default], [tenants.NAME], [limits], [limits.tools], "
+                + "[tenants.NAME.limits] or [tenants.NAME.limits.tools]")
+        guard path.first == "tenants", path.count >= 2 else { throw unknown }
+        let kind: (String?) -> Section
+        switch Array(path.dropFirst(2)) {
+        case []: kind = Section.plugins
+        case ["limits"]: kind = Section.limits
+        case ["limits", "tools"]: kind = Section.toolLimits
+        default: throw unknown
         }
         let tenant = path[1]
         guard !tenant.isEmpty, !tenant.contains(" ") else {
             throw TenantConfigurationError(line: line, "the tenant name in [\(written)] is not valid")
         }
-        return tenant
+        return kind(tenant)
     }
 }
 
@@ -221,6 +316,12 @@ private struct TOMLReader {
                 throw error("expected , or ] after a plugin name")
             }
         }
+    }
+
+    /// A basic or literal string, where a value must be one.
+    mutating func quotedString(_ message: String) throws(TenantConfigurationError) -> String {
+        guard peek == "\"" || peek == "'" else { throw error(message) }
+        return try string()
     }
 
     /// A one-line basic string with TOML's escapes, or a literal string taken as written.
