@@ -54,6 +54,22 @@ GENEROUS_RATE_LIMITS = {name: "1000000/1s burst 1000000" for name in (
     "TOOLBRIDGE_MCP_READ_CALL_LIMIT")}
 
 
+def start_process(arguments, env, pattern, log):
+    """Starts `toolbridge ARGUMENTS` and waits for the stdout line matching `pattern` (its
+    "listening on" line); returns the process and the pattern's first group."""
+    process = subprocess.Popen([toolbridge_binary(), *arguments], env=env, stdout=subprocess.PIPE, stderr=log,
+                               text=True)
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            break
+        if match := re.search(pattern, line):
+            return process, match.group(1)
+    process.kill()
+    raise RuntimeError(f"{arguments[0]} did not start: see {log.name}")
+
+
 def signed_tenant_headers(tenant: str = "default", secret: str = TENANT_SECRET) -> dict:
     """The signed tenant headers a direct API caller sends (MCP clients never do: the host signs)."""
     timestamp = str(int(time.time() * 1000))

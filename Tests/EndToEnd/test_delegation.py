@@ -9,7 +9,6 @@ import re
 import shutil
 import subprocess
 import tempfile
-import time
 import uuid
 from pathlib import Path
 
@@ -18,7 +17,7 @@ import pytest
 from mcp import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 
-from conftest import SECRET, TENANT_SECRET, Server, signed_tenant_headers, token, toolbridge_binary
+from conftest import SECRET, TENANT_SECRET, Server, signed_tenant_headers, start_process, token, toolbridge_binary
 
 MCP_AUDIENCE = "https://mcp.example.test/mcp"
 API_AUDIENCE = "https://api.example.test"
@@ -95,18 +94,6 @@ def test_the_logs_name_the_credential_and_never_hold_a_token(bound):
 
 # --- split deployment: `toolbridge api` trusting the public key of `toolbridge mcp` ---
 
-def start(arguments, env, pattern, log):
-    process = subprocess.Popen([toolbridge_binary(), *arguments], env=env, stdout=subprocess.PIPE, stderr=log,
-                               text=True)
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        line = process.stdout.readline()
-        if not line:
-            break
-        if match := re.search(pattern, line):
-            return process, match.group(1)
-    process.kill()
-    raise RuntimeError(f"{arguments[0]} did not start: see {log.name}")
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
@@ -129,14 +116,14 @@ def split(request):
     assert oct((directory / "trusted.pem").stat().st_mode & 0o777) == "0o600"
     log = open(directory / "servers.log", "w")
     processes = []
-    api, api_url = start(["api", "--port", "0"], {**base, "TOOLBRIDGE_DELEGATION_JWKS_FILE": str(jwks)},
+    api, api_url = start_process(["api", "--port", "0"], {**base, "TOOLBRIDGE_DELEGATION_JWKS_FILE": str(jwks)},
                          r"api listening on (\S+)", log)
     processes.append(api)
     hosts = {}
     for name in ("trusted", "stranger"):
         env = {**base, "TOOLBRIDGE_API_URL": api_url, "TOOLBRIDGE_DELEGATION_KEY": str(directory / f"{name}.pem"),
                "TOOLBRIDGE_REPLICA_ID": name}
-        process, url = start(["mcp", "--mcp-port", "0"], env, r"mcp listening on (\S+)", log)
+        process, url = start_process(["mcp", "--mcp-port", "0"], env, r"mcp listening on (\S+)", log)
         processes.append(process)
         hosts[name] = url
     yield {"api": api_url, "hosts": hosts, "jwks": jwks, "log": log}

@@ -4,7 +4,6 @@ calls of one client land on alternating replicas; a handshake-era session is sen
 replica that holds it by the replica prefix of its session id (the configuration in docs/deploy.md)."""
 import asyncio
 import os
-import re
 import shutil
 import socket
 import subprocess
@@ -21,7 +20,7 @@ from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp import ClientSession
 
-from conftest import DELEGATION_SECRET, SECRET, TENANT_SECRET, token, toolbridge_binary
+from conftest import DELEGATION_SECRET, SECRET, TENANT_SECRET, start_process, token, toolbridge_binary
 
 NGINX_CONF = """
 worker_processes 1;
@@ -87,17 +86,6 @@ def environment(directory, **extra):
             "TOOLBRIDGE_LOG_LEVEL": "warning", **extra}
 
 
-def start(arguments, env, pattern, log):
-    process = subprocess.Popen([toolbridge_binary(), *arguments], env=env, stdout=subprocess.PIPE, stderr=log, text=True)
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        line = process.stdout.readline()
-        if not line:
-            break
-        if match := re.search(pattern, line):
-            return process, match.group(1)
-    process.kill()
-    raise RuntimeError(f"{arguments[0]} did not start")
 
 
 class Deployment:
@@ -108,12 +96,12 @@ class Deployment:
         os.chmod(self.directory, 0o755)
         self.log = open(self.directory / "processes.log", "w")
         self.processes = []
-        api, api_url = start(["api", "--port", "0"], environment(self.directory), r"api listening on (\S+)", self.log)
+        api, api_url = start_process(["api", "--port", "0"], environment(self.directory), r"api listening on (\S+)", self.log)
         self.processes.append(api)
         self.replicas = {}
         for name in ("a", "b"):
             env = environment(self.directory, TOOLBRIDGE_API_URL=api_url, TOOLBRIDGE_REPLICA_ID=name)
-            host, url = start(["mcp", "--mcp-port", "0"], env, r"mcp listening on (\S+)", self.log)
+            host, url = start_process(["mcp", "--mcp-port", "0"], env, r"mcp listening on (\S+)", self.log)
             self.processes.append(host)
             self.replicas[name] = url.rsplit(":", 1)[1]
         port = free_port()
