@@ -25,6 +25,12 @@ let package = Package(
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
         .package(url: "https://github.com/modelcontextprotocol/swift-sdk.git", from: "0.12.1"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-distributed-tracing.git", from: "1.7.3"),
+        .package(url: "https://github.com/apple/swift-service-context.git", from: "1.5.1"),
+        // OTLP over HTTP only: the gRPC exporter would add grpc-swift to every build.
+        .package(url: "https://github.com/swift-otel/swift-otel.git", from: "1.6.0", traits: ["OTLPHTTP"]),
     ],
     targets: [
         .target(
@@ -59,6 +65,20 @@ let package = Package(
             ],
             swiftSettings: fuzzCoverage
         ),
+        // What both servers tell operators: Prometheus metrics and trace spans, named after the
+        // OpenTelemetry semantic conventions.
+        .target(
+            name: "Observability",
+            dependencies: [
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceContextModule", package: "swift-service-context"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+            ]
+        ),
         // Who is calling: bearer-token verification, tenant membership and signed tenant headers.
         .target(
             name: "ToolBridgeAuth",
@@ -76,6 +96,7 @@ let package = Package(
         .target(
             name: "Host",
             dependencies: [
+                "Observability",
                 "ServerSupport",
                 "ToolBridgeAuth",
                 "PluginABI",
@@ -98,6 +119,7 @@ let package = Package(
         .target(
             name: "API",
             dependencies: [
+                "Observability",
                 "ToolBridgeJSON",
                 "EntityKinds",
                 "ServerSupport",
@@ -135,6 +157,7 @@ let package = Package(
                 "API",
                 "Host",
                 "Bench",
+                "Observability",
                 "ServerSupport",
                 "ToolBridgeAuth",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -144,6 +167,7 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "OTel", package: "swift-otel"),
             ]
         ),
         .target(
