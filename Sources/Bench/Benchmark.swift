@@ -29,10 +29,12 @@ public struct Benchmark: Sendable {
     public var protocolVersion: String
     /// Print JSON instead of a table.
     public var json: Bool
+    /// Environment settings for the started server (`TOOLBRIDGE_METRICS=off`), over the bench's own.
+    public var serverSettings: [String: String]
 
     public init(
         sessions: Int, calls: Int, warmup: Int, seed: Int, running: (mcpURL: String, apiURL: String, jwtSecret: String)?,
-        protocolVersion: String, json: Bool
+        protocolVersion: String, json: Bool, serverSettings: [String: String] = [:]
     ) {
         self.sessions = sessions
         self.calls = calls
@@ -41,6 +43,7 @@ public struct Benchmark: Sendable {
         self.running = running
         self.protocolVersion = protocolVersion
         self.json = json
+        self.serverSettings = serverSettings
     }
 
     public func run(logger: Logger) async throws {
@@ -64,7 +67,7 @@ public struct Benchmark: Sendable {
             server = BenchServer(mcpURL: running.mcpURL, apiURL: running.apiURL, process: nil)
         } else {
             secret = (0..<2).map { _ in UUID().uuidString }.joined()
-            server = try await BenchServer.start(secret: secret)
+            server = try await BenchServer.start(secret: secret, settings: serverSettings)
         }
         defer { server.stop() }
         let verifier = try await TokenVerifier(configuration: AuthConfiguration(jwtSecret: secret), logger: logger)
@@ -246,7 +249,7 @@ final class BenchServer: @unchecked Sendable {  // immutable after start
     ]
 
     /// Starts this same executable as `toolbridge serve` on free ports, on a fresh data directory.
-    static func start(secret: String) async throws -> BenchServer {
+    static func start(secret: String, settings: [String: String]) async throws -> BenchServer {
         let directory = NSTemporaryDirectory() + "toolbridge-bench-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let executable = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
@@ -260,6 +263,7 @@ final class BenchServer: @unchecked Sendable {  // immutable after start
         // Limits far above any load the bench makes: it measures calls, and with the limits on
         // (not off) their cost is part of what it measures.
         for name in Self.rateLimitVariables { environment[name] = "1000000/1s burst 1000000" }
+        environment.merge(settings) { _, setting in setting }
         process.environment = environment
         let output = Pipe()
         process.standardOutput = output

@@ -29,6 +29,9 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(name: .customLong("protocol"), help: "The MCP revision the sessions speak: 2026-07-28 (stateless: no initialize, no session) or 2025-11-25 (initialize, Mcp-Session-Id).")
     var protocolVersion = "2025-11-25"
 
+    @Option(name: .customLong("server-setting"), help: "NAME=VALUE in the started server's environment, e.g. TOOLBRIDGE_METRICS=off; repeatable.")
+    var serverSettings: [String] = []
+
     @Flag(help: "Print JSON instead of a table.")
     var json = false
 
@@ -39,6 +42,12 @@ struct BenchCommand: AsyncParsableCommand {
         guard (mcpURL == nil) == (apiURL == nil) else { throw ValidationError("give both --mcp-url and --api-url, or neither") }
         guard ["2026-07-28", "2025-11-25"].contains(protocolVersion) else {
             throw ValidationError("--protocol must be 2026-07-28 or 2025-11-25")
+        }
+        guard serverSettings.isEmpty || mcpURL == nil else {
+            throw ValidationError("--server-setting applies to the server the bench starts, not to --mcp-url")
+        }
+        guard serverSettings.allSatisfy({ $0.split(separator: "=", maxSplits: 1).count == 2 }) else {
+            throw ValidationError("--server-setting takes NAME=VALUE")
         }
     }
 
@@ -53,7 +62,12 @@ struct BenchCommand: AsyncParsableCommand {
         }
         try await Benchmark(
             sessions: sessions, calls: calls, warmup: warmup, seed: seed, running: running,
-            protocolVersion: protocolVersion, json: json
+            protocolVersion: protocolVersion, json: json,
+            serverSettings: Dictionary(
+                serverSettings.map { setting in
+                    let parts = setting.split(separator: "=", maxSplits: 1)
+                    return (String(parts[0]), String(parts[1]))
+                }, uniquingKeysWith: { _, last in last })
         ).run(logger: logger)
     }
 }
