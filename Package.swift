@@ -97,6 +97,7 @@ let package = Package(
             name: "Host",
             dependencies: [
                 "Observability",
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
                 "ServerSupport",
                 "ToolBridgeAuth",
                 "PluginABI",
@@ -120,6 +121,7 @@ let package = Package(
             name: "API",
             dependencies: [
                 "Observability",
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
                 "ToolBridgeJSON",
                 "EntityKinds",
                 "ServerSupport",
@@ -168,6 +170,7 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "OTel", package: "swift-otel"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
             ]
         ),
         .target(

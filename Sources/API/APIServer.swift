@@ -50,6 +50,7 @@ public enum APIServer {
     ) -> Router<APIRequestContext> {
         let store = storage.store
         let router = Router(context: APIRequestContext.self)
+        router.add(middleware: TraceMiddleware())
         router.add(middleware: RateLimitMiddleware(limiter: RateLimiter(), limits: configuration.rateLimits))
         router.add(middleware: EnvelopeMiddleware())
         AuditRoutes(

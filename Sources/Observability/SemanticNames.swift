@@ -8,12 +8,15 @@ public enum SemanticName {
     public static let httpRoute = "http.route"
     public static let httpResponseStatusCode = "http.response.status_code"
     public static let errorType = "error.type"
+    public static let serverAddress = "server.address"
+    public static let serverPort = "server.port"
 
     // MCP and the tools it calls
     public static let mcpMethodName = "mcp.method.name"
     public static let mcpProtocolVersion = "mcp.protocol.version"
     public static let mcpSessionID = "mcp.session.id"
     public static let jsonRPCRequestID = "jsonrpc.request.id"
+    public static let rpcResponseStatusCode = "rpc.response.status_code"
     public static let networkTransport = "network.transport"
     public static let genAIToolName = "gen_ai.tool.name"
     public static let genAIOperationName = "gen_ai.operation.name"

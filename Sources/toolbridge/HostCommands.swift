@@ -179,7 +179,8 @@ struct ServeCommand: AsyncParsableCommand {
             }
         }
         // The API application runs the storage's services (the PostgreSQL pool) itself.
-        try await settings.serviceGroup([api] + parts.services + [mcp], logger: logger).run()
+        let tracing = try settings.tracing(serviceName: "toolbridge", logger: logger)
+        try await settings.serviceGroup(tracing + [api] + parts.services + [mcp], logger: logger).run()
     }
 }
 
@@ -230,7 +231,8 @@ struct MCPCommand: AsyncParsableCommand {
         let mcp = parts.application(hostConfiguration, logger: logger) { port in
             announce("toolbridge mcp listening on http://\(listen):\(port)")
         }
-        try await settings.serviceGroup(parts.services + [mcp], logger: logger).run()
+        let tracing = try settings.tracing(serviceName: "toolbridge-host", logger: logger)
+        try await settings.serviceGroup(tracing + parts.services + [mcp], logger: logger).run()
     }
 
     /// One session on stdin/stdout, as the user of the configured token; ends when stdin closes.
@@ -248,7 +250,8 @@ struct MCPCommand: AsyncParsableCommand {
         }
         let identity = CallIdentity(user: caller.user, tenant: caller.tenant, correlationID: "stdio")
         let session = StdioSession(catalog: parts.catalog, identity: identity, sessions: parts.sessions, logger: logger)
-        try await settings.serviceGroup(parts.services, endingWith: session, logger: logger).run()
+        let tracing = try settings.tracing(serviceName: "toolbridge-host", logger: logger)
+        try await settings.serviceGroup(tracing + parts.services, endingWith: session, logger: logger).run()
     }
 }
 

@@ -1,9 +1,11 @@
 import API
 import Host
 import Logging
+import OTel
 import ServerSupport
 import ServiceLifecycle
 import ToolBridgeAuth
+import Tracing
 
 #if canImport(FoundationEssentials)
 import FoundationEssentials
@@ -68,14 +70,45 @@ struct Settings {
         ["TOOLBRIDGE_JWT_SECRET", "TOOLBRIDGE_JWKS_URL", "TOOLBRIDGE_JWKS_FILE"].allSatisfy { environment[$0].nonEmpty == nil }
     }
 
+    /// Logs go to stderr; while tracing is on, every line written under a span carries its
+    /// `trace_id` and `span_id` (swift-otel's metadata provider reads the current span).
     static func bootstrapLogging(level: String?) {
-        let name = level ?? ProcessInfo.processInfo.environment["TOOLBRIDGE_LOG_LEVEL"] ?? "info"
+        let environment = ProcessInfo.processInfo.environment
+        let name = level ?? environment["TOOLBRIDGE_LOG_LEVEL"] ?? "info"
         let logLevel = Logger.Level(rawValue: name.lowercased()) ?? .info
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = logLevel
-            return handler
-        }
+        let spanIDs = tracingConfigured(environment) ? OTel.makeLoggingMetadataProvider() : nil
+        LoggingSystem.bootstrap(
+            { label, metadataProvider in
+                var handler = StreamLogHandler.standardError(label: label, metadataProvider: metadataProvider)
+                handler.logLevel = logLevel
+                return handler
+            }, metadataProvider: spanIDs)
+    }
+
+    /// Tracing is on when an OTLP endpoint is set (`OTEL_EXPORTER_OTLP_ENDPOINT` or
+    /// `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`), unless `OTEL_TRACES_EXPORTER=none` or
+    /// `OTEL_SDK_DISABLED=true`.
+    static func tracingConfigured(_ environment: [String: String]) -> Bool {
+        let endpoint = environment["OTEL_EXPORTER_OTLP_ENDPOINT"].nonEmpty ?? environment["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"].nonEmpty
+        return endpoint != nil && environment["OTEL_TRACES_EXPORTER"]?.lowercased() != "none"
+            && environment["OTEL_SDK_DISABLED"]?.lowercased() != "true"
+    }
+
+    /// When tracing is configured: bootstraps the tracer (OTLP over HTTP/protobuf, traces only)
+    /// and returns its service, to be first in the service group so that it stops last and
+    /// flushes the spans of requests that ended during shutdown. swift-otel reads the other
+    /// `OTEL_*` variables itself (service name over `serviceName`, sampler, batch delay, headers).
+    func tracing(serviceName: String, logger: Logger) throws -> [any Service] {
+        guard Self.tracingConfigured(environment) else { return [] }
+        var configuration = OTel.Configuration.default
+        configuration.serviceName = serviceName
+        configuration.diagnosticLogger = .custom(logger)
+        configuration.metrics.enabled = false
+        configuration.logs.enabled = false
+        let backend = try OTel.makeTracingBackend(configuration: configuration)
+        InstrumentationSystem.bootstrap(backend.factory)
+        logger.info("tracing on: spans go to the OTLP endpoint")
+        return [backend.service]
     }
 
     func integer(_ name: String) throws -> Int64? {

@@ -63,7 +63,7 @@ struct APICommand: AsyncParsableCommand {
                 // Unbuffered: scripts and tests wait for this line to know the port.
                 FileHandle.standardOutput.write(Data("toolbridge api listening on http://\(address.host):\(port)\n".utf8))
             })
-        try await settings.serviceGroup([app], logger: logger).run()
+        try await settings.serviceGroup(try settings.tracing(serviceName: "toolbridge-api", logger: logger) + [app], logger: logger).run()
     }
 }
 

@@ -105,7 +105,7 @@ private struct PostgresStatementRunner: SQLConnection {
     }
 
     private func run(_ statement: SQLStatement) async throws -> PostgresQueryResult {
-        try await connection.queryWhileOpen(query(statement), logger: logger)
+        try await statement.traced("postgresql") { try await connection.queryWhileOpen(query(statement), logger: logger) }
     }
 
     func execute(_ statement: SQLStatement) async throws {

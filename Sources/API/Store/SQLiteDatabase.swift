@@ -78,7 +78,7 @@ private struct SQLiteStatementRunner: SQLConnection {
             case .null: .null
             }
         }
-        return try await connection.query(sql, binds)
+        return try await statement.traced("sqlite") { try await connection.query(sql, binds) }
     }
 
     func execute(_ statement: SQLStatement) async throws {

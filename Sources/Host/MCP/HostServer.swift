@@ -4,6 +4,7 @@ import Hummingbird
 import Logging
 import MCP
 import NIOCore
+import Observability
 import ServerSupport
 import ServiceLifecycle
 import ToolBridgeAuth
@@ -19,6 +20,7 @@ public enum HostServer {
     ) -> some ApplicationProtocol {
         let router = Router(context: HostRequestContext.self)
         router.add(middleware: OriginMiddleware(allowed: configuration.allowedOrigins))
+        router.add(middleware: TraceContextMiddleware())
         let edge = EdgeAuth(authenticator: authenticator, limits: catalog.limits, publicURL: configuration.publicURL)
         let connections = ConnectionWatch()
         HostRoutes(
@@ -180,7 +182,8 @@ struct HostRoutes: Sendable {
         let id = configuration.newSessionID()
         let transport = SSEServerTransport(logger: logger)
         let sessionIdentity = SessionIdentity(identity)
-        let (server, router) = try await factory.start(identity: sessionIdentity, transport: transport)
+        let (server, router) = try await factory.start(
+            identity: sessionIdentity, transport: transport, sessionID: id, networkTransport: MCPTracing.tcp)
         sessions.add(MCPSession(
             id: id, identity: sessionIdentity, server: server, streamable: nil, sse: transport, router: router))
         let sessions = sessions
@@ -343,7 +346,8 @@ struct HostRoutes: Sendable {
         let id = configuration.newSessionID()
         let transport = StreamableHTTPTransport(logger: logger)
         let sessionIdentity = SessionIdentity(identity)
-        let (server, router) = try await factory.start(identity: sessionIdentity, transport: transport)
+        let (server, router) = try await factory.start(
+            identity: sessionIdentity, transport: transport, sessionID: id, networkTransport: MCPTracing.tcp)
         let session = MCPSession(
             id: id, identity: sessionIdentity, server: server, streamable: transport, sse: nil, router: router)
         sessions.add(session)

@@ -139,10 +139,14 @@ struct MCPServerFactory: Sendable {
     }
 
     /// Starts a session's server on `transport`, behind the router that checks every message and
-    /// answers `tools/call`.
-    func start(identity: SessionIdentity, transport: any Transport) async throws -> (Server, SessionRouter) {
+    /// answers `tools/call`. `sessionID` and `networkTransport` label its requests' spans.
+    func start(
+        identity: SessionIdentity, transport: any Transport, sessionID: String, networkTransport: String
+    ) async throws -> (Server, SessionRouter) {
         let server = await makeServer(identity: identity)
-        let router = SessionRouter(wrapping: transport, catalog: catalog, identity: identity, logger: logger)
+        let router = SessionRouter(
+            wrapping: transport, catalog: catalog, identity: identity, sessionID: sessionID,
+            networkTransport: networkTransport, logger: logger)
         try await server.start(transport: router)
         return (server, router)
     }

@@ -1,7 +1,9 @@
 import Foundation
 import Logging
 import MCP
+import Observability
 import ToolBridgeJSON
+import Tracing
 
 /// Stands between a session's transport and the SDK's `Server`, so that every request a client
 /// sends gets exactly one answer carrying the id exactly as the client sent it.
@@ -43,6 +45,11 @@ actor SessionRouter: Transport {
     private let inner: any Transport
     private let catalog: ToolCatalog
     private let identity: SessionIdentity
+    /// What the requests' spans say of the session (`MCPTracing`).
+    private let sessionID: String
+    private let networkTransport: String
+    /// The protocol version the session's `initialize` agreed on, for the spans.
+    private var protocolVersion: String?
     private let (forServer, forServerContinuation) = AsyncThrowingStream<Data, any Error>.makeStream()
     private var reader: Task<Void, Never>?
     private var ended = false
@@ -56,6 +63,8 @@ actor SessionRouter: Transport {
         var call: Task<Void, Never>?
         /// The id the SDK knows it by, for the other requests.
         var serverID: String?
+        /// The span of a request handed to the SDK, ended with its answer.
+        var span: (any Span)?
     }
 
     /// The requests in flight by the client's id literal (`"1"` and `1` differ, so do `1` and `1.0`).
@@ -66,10 +75,15 @@ actor SessionRouter: Transport {
     private var serverIDs: UInt64 = 0
     private static let serverIDPrefix = "tb-"
 
-    init(wrapping inner: any Transport, catalog: ToolCatalog, identity: SessionIdentity, logger: Logger) {
+    init(
+        wrapping inner: any Transport, catalog: ToolCatalog, identity: SessionIdentity, sessionID: String,
+        networkTransport: String, logger: Logger
+    ) {
         self.inner = inner
         self.catalog = catalog
         self.identity = identity
+        self.sessionID = sessionID
+        self.networkTransport = networkTransport
         self.logger = logger
     }
 
@@ -87,6 +101,7 @@ actor SessionRouter: Transport {
         reader?.cancel()
         for request in inFlight.values {
             request.call?.cancel()
+            request.span?.end()
             request.reply.finish()
         }
         inFlight.removeAll()
@@ -103,6 +118,11 @@ actor SessionRouter: Transport {
         {
             guard let key = serverRequests.removeValue(forKey: serverID), let request = inFlight.removeValue(forKey: key)
             else { return }  // abandoned: its client went away
+            if let version = message["result"]?["protocolVersion"]?.stringValue { protocolVersion = version }
+            if let span = request.span {
+                if let version = protocolVersion { span.attributes[SemanticName.mcpProtocolVersion] = version }
+                MCPTracing.end(span, response: message)
+            }
             request.reply.yield(Self.replacingID(of: message, with: request.id))
             request.reply.finish()
             return
@@ -253,10 +273,15 @@ actor SessionRouter: Transport {
             return .answered(Self.error(id: id, code: -32602, "Invalid params: arguments must be an object"))
         }
         let (serial, reply) = register(key: key, id: id)
+        let span = startSpan(id: id, method: "tools/call", tool: tool, params: params)
         // Owned by the entry in flight: cancelled on notifications/cancelled, abandon and disconnect.
+        // A task inherits the current trace context (the HTTP request's), which the span's parent may be.
         inFlight[key]?.call = Task {
-            let response = await self.answer(id: id, tool: tool, arguments: arguments)
-            self.finish(key, serial: serial, response: response)
+            let response = await InstrumentationContext.$current.withValue(span.context) {
+                await self.answer(id: id, tool: tool, arguments: arguments)
+            }
+            MCPTracing.end(span, response: response)
+            self.finish(key, serial: serial, response: response.serialized)
         }
         return .waiting(key: key, serial: serial, reply: reply)
     }
@@ -272,6 +297,7 @@ actor SessionRouter: Transport {
         }
         let (serial, reply) = register(key: key, id: id)
         inFlight[key]?.serverID = serverID
+        inFlight[key]?.span = startSpan(id: id, method: method, tool: nil, params: params)
         serverRequests[serverID] = key
         forServerContinuation.yield(data)
         return .waiting(key: key, serial: serial, reply: reply)
@@ -289,25 +315,34 @@ actor SessionRouter: Transport {
         guard let request = inFlight[key], request.serial == serial else { return }
         inFlight[key] = nil
         request.call?.cancel()
+        request.span?.end()
         if let serverID = request.serverID { serverRequests[serverID] = nil }
+    }
+
+    private func startSpan(id: JSONValue, method: String, tool: String?, params: JSONValue?) -> any Span {
+        MCPTracing.start(
+            method: method, id: id, tool: tool, meta: params?["_meta"], transport: networkTransport, sessionID: sessionID,
+            protocolVersion: protocolVersion)
     }
 
     /// Runs a tool call and returns its JSON-RPC response. Cancelling the task cancels the call,
     /// down to the plugin's call context.
-    private nonisolated func answer(id: JSONValue, tool: String, arguments: JSONValue) async -> String {
+    private nonisolated func answer(id: JSONValue, tool: String, arguments: JSONValue) async -> JSONValue {
         let caller = identity.current
         let call = CallIdentity(
             user: caller.user, tenant: caller.tenant, correlationID: UUID().uuidString.lowercased())
         guard let result = await catalog.call(tool, arguments: arguments, as: call) else {
-            return Self.error(id: id, code: -32602, "unknown tool '\(tool)'")
+            return Self.errorMessage(id: id, code: -32602, "unknown tool '\(tool)'")
         }
-        return JSONValue.object(["jsonrpc": "2.0", "id": id, "result": result]).serialized
+        return ["jsonrpc": "2.0", "id": id, "result": result]
     }
 
     static func error(id: JSONValue, code: Int64, _ message: String) -> String {
-        JSONValue.object([
-            "jsonrpc": "2.0", "id": id, "error": ["code": .integer(code), "message": .string(message)],
-        ]).serialized
+        errorMessage(id: id, code: code, message).serialized
+    }
+
+    private static func errorMessage(id: JSONValue, code: Int64, _ message: String) -> JSONValue {
+        ["jsonrpc": "2.0", "id": id, "error": ["code": .integer(code), "message": .string(message)]]
     }
 
     private static func replacingID(of message: JSONValue, with id: JSONValue) -> String {

@@ -3,6 +3,7 @@ import Logging
 import PluginABI
 import ServerSupport
 import Synchronization
+import Tracing
 
 #if canImport(Glibc)
 import Glibc
@@ -20,14 +21,21 @@ final class CallContext: Sendable {
     /// Unix milliseconds, 0 for none: what `deadline_ms` answers.
     let deadlineMs: Int64
     let deadline: ContinuousClock.Instant?
+    /// The plugin span's trace context: the parent of the call's API requests, and what its log
+    /// lines name (pool threads have no task, so it is passed, not inherited).
+    let trace: InstrumentationContext
     let isCancelled = Atomic<Bool>(false)
     /// The HTTP status of the API's last answer to this call, 0 before any: the audit trail's `api_status`.
     private let lastStatus = Atomic<Int>(0)
     /// The API requests of this call still running. See `blockingSend`.
     private let requests = RunningRequests()
 
-    init(identity: CallIdentity, plugin: String, proxy: RESTProxy, logger: Logger, timeout: Duration?) {
+    init(
+        identity: CallIdentity, plugin: String, proxy: RESTProxy, logger: Logger, timeout: Duration?,
+        trace: InstrumentationContext
+    ) {
         self.identity = identity
+        self.trace = trace
         self.plugin = plugin
         self.proxy = proxy
         self.logger = logger
@@ -64,12 +72,13 @@ final class CallContext: Sendable {
         let done = DispatchSemaphore(value: 0)
         let outcome = Mutex<Result<ProxyResponse, ProxyError>?>(nil)
         let number = requests.number()
-        let task = Task { [proxy, identity, requests] in
-            let result: Result<ProxyResponse, ProxyError>
-            do throws(ProxyError) {
-                result = .success(try await proxy.send(request, as: identity))
-            } catch {
-                result = .failure(error)
+        let task = Task { [proxy, identity, requests, trace] in
+            let result: Result<ProxyResponse, ProxyError> = await InstrumentationContext.$current.withValue(trace) {
+                do throws(ProxyError) {
+                    return .success(try await proxy.send(request, as: identity))
+                } catch {
+                    return .failure(error)
+                }
             }
             outcome.withLock { $0 = result }
             requests.remove(number)

@@ -1,9 +1,11 @@
 import Logging
 import NIOPosix
+import Observability
 import PluginABI
 import ServiceLifecycle
 import Synchronization
 import ToolBridgeJSON
+import Tracing
 
 /// What a tool call produced: the ABI status and the JSON the plugin returned (the result on
 /// success, `{"error", "status"?}` otherwise).
@@ -103,20 +105,39 @@ public final class ToolRunner: Service, Sendable {
             arguments.write(to: &bytes)
             return bytes
         }()
-        let context = CallContext(identity: identity, plugin: plugin.name, proxy: proxy, logger: logger, timeout: timeout)
-        do {
-            return try await withTaskCancellationHandler {
-                try await threads.runIfActive { [logger] in
-                    let (status, output) = Self.invoke(plugin, tool: name, input: input, context: context)
-                    var outcome = Self.checked(status, output, plugin: plugin, tool: name, logger: logger)
-                    outcome.apiStatus = context.lastAPIStatus
-                    return outcome
+        // The plugin's span. Task-locals do not reach the pool thread: the call context carries
+        // the span's context there, bound for the plugin's call so its log lines carry the ids.
+        return await withSpan("execute_tool \(name)", ofKind: .internal) { span in
+            if span.isRecording {
+                span.updateAttributes { attributes in
+                    attributes[SemanticName.plugin] = plugin.name
+                    attributes[SemanticName.genAIToolName] = name
                 }
-            } onCancel: {
-                context.cancel()
             }
-        } catch {
-            return .failure(TB_UNAVAILABLE, "the host is shutting down")
+            let context = CallContext(
+                identity: identity, plugin: plugin.name, proxy: proxy, logger: logger, timeout: timeout, trace: span.context)
+            let outcome: ToolOutcome
+            do {
+                outcome = try await withTaskCancellationHandler {
+                    try await threads.runIfActive { [logger] in
+                        InstrumentationContext.$current.withValue(context.trace) {
+                            let (status, output) = Self.invoke(plugin, tool: name, input: input, context: context)
+                            var outcome = Self.checked(status, output, plugin: plugin, tool: name, logger: logger)
+                            outcome.apiStatus = context.lastAPIStatus
+                            return outcome
+                        }
+                    }
+                } onCancel: {
+                    context.cancel()
+                }
+            } catch {
+                outcome = .failure(TB_UNAVAILABLE, "the host is shutting down")
+            }
+            if outcome.isError, span.isRecording {
+                span.attributes[SemanticName.errorType] = "tool_error"
+                span.setStatus(SpanStatus(code: .error, message: outcome.message))
+            }
+            return outcome
         }
     }
 

@@ -1,11 +1,14 @@
 import AsyncHTTPClient
+import Foundation
 import Logging
 import NIOCore
 import NIOHTTP1
+import Observability
 import ServerSupport
 import ServiceLifecycle
 import ToolBridgeAuth
 import ToolBridgeJSON
+import Tracing
 
 /// Where the proxy sends requests and how it signs them.
 public struct ProxyConfiguration: Sendable {
@@ -215,19 +218,52 @@ public final class RESTProxy: Service, Sendable {
             outgoing.headers.add(name: "Content-Type", value: "application/json")
             outgoing.body = .bytes(ByteBuffer(bytes: body))
         }
-        return try await perform(outgoing)
+        return try await tracedPerform(outgoing)
     }
 
     private func createSession(_ identity: CallIdentity) async throws(ProxyError) -> SyncSessionCache.Creation {
         var request = HTTPClientRequest(url: configuration.apiURL + "/v1/sync/sessions")
         request.method = .POST
         request.headers = try await headers(for: identity)
-        let response = try await perform(request)
+        let response = try await tracedPerform(request)
         guard response.status == 201, let value = try? JSONValue.parse(response.body),
             let id = value["id"]?.stringValue, let epoch = value["epoch"]?.int64Value
         else { return .refused(response) }
         logger.debug("created a sync session", metadata: ["tenant": "\(identity.tenant)", "user": "\(identity.user)"])
         return .session(SyncSessionCache.Session(id: id, epoch: epoch))
+    }
+
+    /// A request of a tool call in a CLIENT span (HTTP client conventions, named after the
+    /// method) whose context goes to the API as `traceparent`/`tracestate`, so the API's spans
+    /// continue the call's trace.
+    private func tracedPerform(_ request: HTTPClientRequest) async throws(ProxyError) -> ProxyResponse {
+        let span = startSpan(request.method.rawValue, ofKind: .client)
+        defer { span.end() }
+        var request = request
+        InstrumentationSystem.instrument.inject(span.context, into: &request.headers, using: HTTPHeadersInjector())
+        if span.isRecording {
+            let url = URLComponents(string: configuration.apiURL)
+            span.updateAttributes { attributes in
+                attributes[SemanticName.httpRequestMethod] = request.method.rawValue
+                attributes[SemanticName.serverAddress] = url?.host
+                attributes[SemanticName.serverPort] = url?.port
+            }
+        }
+        do {
+            let response = try await perform(request)
+            if span.isRecording {
+                span.attributes[SemanticName.httpResponseStatusCode] = response.status
+                if response.status >= 500 {
+                    span.attributes[SemanticName.errorType] = String(response.status)
+                    span.setStatus(SpanStatus(code: .error))
+                }
+            }
+            return response
+        } catch {
+            span.attributes[SemanticName.errorType] = error.kind == .timedOut ? "timeout" : "unavailable"
+            span.setStatus(SpanStatus(code: .error, message: error.description))
+            throw error
+        }
     }
 
     private func perform(_ request: HTTPClientRequest) async throws(ProxyError) -> ProxyResponse {

@@ -1,6 +1,7 @@
 import HTTPTypes
 import MCP
 import ToolBridgeJSON
+import Tracing
 
 /// MCP 2026-07-28, the stateless revision: no `initialize`, no session; every request carries its
 /// protocol version and client capabilities in `params._meta`, every result a `resultType`.
@@ -161,6 +162,8 @@ struct ModernRequest: Sendable {
 /// `subscriptions/listen`, which is a stream.
 struct ModernServer: Sendable {
     let catalog: ToolCatalog
+    /// `network.transport` of the requests' spans.
+    var networkTransport = MCPTracing.tcp
 
     static let instructions = "Tools for the user's notes, tasks, comments, chats and chat messages."
     /// How long a client may reuse a `tools/list` or `server/discover` answer. Changes also reach
@@ -169,11 +172,19 @@ struct ModernServer: Sendable {
 
     /// The JSON-RPC response to `request` (already checked) made as `caller`.
     func respond(to request: ModernRequest, as caller: CallIdentity) async -> JSONValue {
-        do {
-            return ["jsonrpc": "2.0", "id": request.id, "result": try await result(of: request, as: caller)]
-        } catch {
-            return error.response
+        let span = MCPTracing.start(
+            method: request.method, id: request.id,
+            tool: request.method == "tools/call" ? request.params["name"]?.stringValue : nil,
+            meta: request.params["_meta"], transport: networkTransport, sessionID: nil, protocolVersion: request.version)
+        let response: JSONValue = await InstrumentationContext.$current.withValue(span.context) {
+            do throws(ModernError) {
+                return ["jsonrpc": "2.0", "id": request.id, "result": try await result(of: request, as: caller)]
+            } catch {
+                return error.response
+            }
         }
+        MCPTracing.end(span, response: response)
+        return response
     }
 
     private func result(of request: ModernRequest, as caller: CallIdentity) async throws(ModernError) -> JSONValue {

@@ -19,7 +19,7 @@ extension HostServer {
         guard let first = try await messages.next() else { return }
         if let message = try? JSONValue.parse(first), message["method"] != "initialize", ModernProtocol.isModern(message) {
             let modern = ModernStdio(
-                server: ModernServer(catalog: catalog), caller: identity, listeners: sessions.listeners, stdio: stdio)
+                server: ModernServer(catalog: catalog, networkTransport: MCPTracing.pipe), caller: identity, listeners: sessions.listeners, stdio: stdio)
             await modern.serve(first: first, rest: &messages)
         } else {
             try await serveHandshakeEra(
@@ -36,9 +36,9 @@ extension HostServer {
     ) async throws {
         let relay = SSEServerTransport(logger: logger)
         let sessionIdentity = SessionIdentity(identity)
-        let (server, router) = try await MCPServerFactory(catalog: catalog, logger: logger)
-            .start(identity: sessionIdentity, transport: relay)
         let id = "stdio"
+        let (server, router) = try await MCPServerFactory(catalog: catalog, logger: logger)
+            .start(identity: sessionIdentity, transport: relay, sessionID: id, networkTransport: MCPTracing.pipe)
         sessions.add(MCPSession(id: id, identity: sessionIdentity, server: server, streamable: nil, sse: nil, router: router))
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
