@@ -109,6 +109,7 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "MCP", package: "swift-sdk"),
+                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -132,6 +133,7 @@ let package = Package(
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "SQLiteNIO", package: "sqlite-nio"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "OrderedCollections", package: "swift-collections"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -174,6 +176,7 @@ let package = Package(
             name: "TestSupport",
             dependencies: [
                 "API",
+                "Observability",
                 "ServerSupport",
                 "ToolBridgeAuth",
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -187,6 +190,7 @@ let package = Package(
             name: "APITests",
             dependencies: [
                 "API",
+                "Observability",
                 "ServerSupport",
                 "ToolBridgeAuth",
                 "TestSupport",
@@ -204,6 +208,7 @@ let package = Package(
             name: "HostTests",
             dependencies: [
                 "API",
+                "Observability",
                 "ServerSupport",
                 "ToolBridgeAuth",
                 "TestSupport",

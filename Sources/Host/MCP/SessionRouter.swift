@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import MCP
+import Synchronization
 import ToolBridgeJSON
 
 /// Stands between a session's transport and the SDK's `Server`, so that every request a client
@@ -40,6 +41,10 @@ actor SessionRouter: Transport {
     static let maximumInFlight = 256
 
     nonisolated let logger: Logger
+    /// The session's transport, for metrics.
+    nonisolated let transport: HostMetrics.Transport
+    /// The protocol version `initialize` agreed (empty before), for metrics and the session's end.
+    nonisolated let protocolVersion = Mutex<String>("")
     private let inner: any Transport
     private let catalog: ToolCatalog
     private let identity: SessionIdentity
@@ -56,6 +61,8 @@ actor SessionRouter: Transport {
         var call: Task<Void, Never>?
         /// The id the SDK knows it by, for the other requests.
         var serverID: String?
+        let method: String
+        let started: ContinuousClock.Instant
     }
 
     /// The requests in flight by the client's id literal (`"1"` and `1` differ, so do `1` and `1.0`).
@@ -66,10 +73,14 @@ actor SessionRouter: Transport {
     private var serverIDs: UInt64 = 0
     private static let serverIDPrefix = "tb-"
 
-    init(wrapping inner: any Transport, catalog: ToolCatalog, identity: SessionIdentity, logger: Logger) {
+    init(
+        wrapping inner: any Transport, catalog: ToolCatalog, identity: SessionIdentity, transport: HostMetrics.Transport,
+        logger: Logger
+    ) {
         self.inner = inner
         self.catalog = catalog
         self.identity = identity
+        self.transport = transport
         self.logger = logger
     }
 
@@ -103,6 +114,10 @@ actor SessionRouter: Transport {
         {
             guard let key = serverRequests.removeValue(forKey: serverID), let request = inFlight.removeValue(forKey: key)
             else { return }  // abandoned: its client went away
+            if request.method == "initialize", let version = message["result"]?["protocolVersion"]?.stringValue {
+                protocolVersion.withLock { $0 = version }
+            }
+            record(request.method, tool: "", error: HostMetrics.errorType(of: message), since: request.started)
             request.reply.yield(Self.replacingID(of: message, with: request.id))
             request.reply.finish()
             return
@@ -171,8 +186,19 @@ actor SessionRouter: Transport {
     }
 
     /// Checks a client message and starts what answers it. Synchronous on the actor, so requests
-    /// are admitted in the order they arrived.
+    /// are admitted in the order they arrived. A request answered at once (an error) is counted
+    /// here; the others when their answer is ready.
     private func admit(_ message: JSONValue) -> Admission {
+        let admission = check(message)
+        if case .answered(let response) = admission, let method = message["method"]?.stringValue {
+            record(
+                method, tool: message["params"]?["name"]?.stringValue ?? "",
+                error: HostMetrics.errorType(of: (try? JSONValue.parse(response)) ?? .null), since: .now)
+        }
+        return admission
+    }
+
+    private func check(_ message: JSONValue) -> Admission {
         guard case .object(let object) = message else {
             return .rejected(Self.error(
                 id: .null, code: -32600, "Invalid Request: send one JSON-RPC message, an object (batches are not supported)"))
@@ -237,10 +263,10 @@ actor SessionRouter: Transport {
     }
 
     /// Registers a request in flight; its answer arrives on the returned stream.
-    private func register(key: String, id: JSONValue) -> (serial: UInt64, reply: AsyncStream<String>) {
+    private func register(key: String, id: JSONValue, method: String) -> (serial: UInt64, reply: AsyncStream<String>) {
         serial += 1
         let (reply, continuation) = AsyncStream<String>.makeStream(bufferingPolicy: .bufferingNewest(1))
-        inFlight[key] = InFlight(serial: serial, id: id, reply: continuation)
+        inFlight[key] = InFlight(serial: serial, id: id, reply: continuation, method: method, started: .now)
         return (serial, reply)
     }
 
@@ -252,7 +278,7 @@ actor SessionRouter: Transport {
         guard arguments.objectValue != nil else {
             return .answered(Self.error(id: id, code: -32602, "Invalid params: arguments must be an object"))
         }
-        let (serial, reply) = register(key: key, id: id)
+        let (serial, reply) = register(key: key, id: id, method: "tools/call")
         // Owned by the entry in flight: cancelled on notifications/cancelled, abandon and disconnect.
         inFlight[key]?.call = Task {
             let response = await self.answer(id: id, tool: tool, arguments: arguments)
@@ -270,7 +296,7 @@ actor SessionRouter: Transport {
         guard (try? JSONDecoder().decode(Request<ReadableRequest>.self, from: data)) != nil else {
             return .answered(Self.error(id: id, code: -32602, "Invalid params: the server cannot read them"))
         }
-        let (serial, reply) = register(key: key, id: id)
+        let (serial, reply) = register(key: key, id: id, method: method)
         inFlight[key]?.serverID = serverID
         serverRequests[serverID] = key
         forServerContinuation.yield(data)
@@ -295,13 +321,22 @@ actor SessionRouter: Transport {
     /// Runs a tool call and returns its JSON-RPC response. Cancelling the task cancels the call,
     /// down to the plugin's call context.
     private nonisolated func answer(id: JSONValue, tool: String, arguments: JSONValue) async -> String {
+        let started = ContinuousClock.now
         let caller = identity.current
         let call = CallIdentity(
             user: caller.user, tenant: caller.tenant, correlationID: UUID().uuidString.lowercased())
         guard let result = await catalog.call(tool, arguments: arguments, as: call) else {
+            record("tools/call", tool: tool, error: "-32602", since: started)
             return Self.error(id: id, code: -32602, "unknown tool '\(tool)'")
         }
+        record("tools/call", tool: tool, error: result["isError"]?.boolValue == true ? "tool_error" : "", since: started)
         return JSONValue.object(["jsonrpc": "2.0", "id": id, "result": result]).serialized
+    }
+
+    private nonisolated func record(_ method: String, tool: String, error: String, since started: ContinuousClock.Instant) {
+        catalog.metrics?.operation(
+            method: method, version: protocolVersion.withLock { $0 }, era: .handshake, transport: transport,
+            tool: catalog.toolLabel(tool), error: error, since: started)
     }
 
     static func error(id: JSONValue, code: Int64, _ message: String) -> String {

@@ -161,6 +161,8 @@ struct ModernRequest: Sendable {
 /// `subscriptions/listen`, which is a stream.
 struct ModernServer: Sendable {
     let catalog: ToolCatalog
+    /// The transport it answers on, for metrics.
+    let transport: HostMetrics.Transport
 
     static let instructions = "Tools for the user's notes, tasks, comments, chats and chat messages."
     /// How long a client may reuse a `tools/list` or `server/discover` answer. Changes also reach
@@ -169,11 +171,24 @@ struct ModernServer: Sendable {
 
     /// The JSON-RPC response to `request` (already checked) made as `caller`.
     func respond(to request: ModernRequest, as caller: CallIdentity) async -> JSONValue {
+        let started = ContinuousClock.now
+        let response: JSONValue
         do {
-            return ["jsonrpc": "2.0", "id": request.id, "result": try await result(of: request, as: caller)]
+            response = ["jsonrpc": "2.0", "id": request.id, "result": try await result(of: request, as: caller)]
         } catch {
-            return error.response
+            response = error.response
         }
+        record(method: request.method, params: .object(request.params), error: HostMetrics.errorType(of: response), since: started)
+        return response
+    }
+
+    /// Counts one request of this era, from its method and params as sent: answered, refused
+    /// before it was answered, or a subscription that ended. A message without a method is no request.
+    func record(method: String?, params: JSONValue?, error: String, since started: ContinuousClock.Instant) {
+        guard let metrics = catalog.metrics, let method else { return }
+        metrics.operation(
+            method: method, version: params?["_meta"]?[ModernProtocol.versionKey]?.stringValue ?? "", era: .stateless,
+            transport: transport, tool: catalog.toolLabel(params?["name"]?.stringValue ?? ""), error: error, since: started)
     }
 
     private func result(of request: ModernRequest, as caller: CallIdentity) async throws(ModernError) -> JSONValue {
