@@ -110,6 +110,7 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "MCP", package: "swift-sdk"),
+                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -134,6 +135,7 @@ let package = Package(
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "SQLiteNIO", package: "sqlite-nio"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "OrderedCollections", package: "swift-collections"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -177,6 +179,7 @@ let package = Package(
             name: "TestSupport",
             dependencies: [
                 "API",
+                "Observability",
                 "ServerSupport",
                 "ToolBridgeAuth",
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -190,6 +193,7 @@ let package = Package(
             name: "APITests",
             dependencies: [
                 "API",
+                "Observability",
                 "ServerSupport",
                 "ToolBridgeAuth",
                 "TestSupport",
@@ -207,6 +211,7 @@ let package = Package(
             name: "HostTests",
             dependencies: [
                 "API",
+                "Observability",
                 "ServerSupport",
                 "ToolBridgeAuth",
                 "TestSupport",

@@ -1,3 +1,4 @@
+import Observability
 import ServerSupport
 import ToolBridgeAuth
 
@@ -21,11 +22,16 @@ public struct APIConfiguration: Sendable {
     public var limits: HTTPServerLimits
     /// Requests per user; see `APIRateLimits`.
     public var rateLimits: APIRateLimits
+    /// The API's own metrics; nil when metrics are off (`TOOLBRIDGE_METRICS=off`).
+    public var metrics: APIMetrics?
+    /// Where `/metrics` is served (the main port unless `port` is set) and its token.
+    public var metricsAccess: MetricsAccess
 
     public init(
         host: String = "127.0.0.1", port: Int = 8081, databaseURL: String? = nil, dataDirectory: String = ".",
         maxBodyBytes: Int = 10 * 1024 * 1024, sessionTTLSeconds: Int64 = 3600, databaseConnections: Int = 10,
-        auditRetentionDays: Int64 = 90, membershipCacheSeconds: Int64 = 5, auth: AuthConfiguration = .init(), limits: HTTPServerLimits = .init(), rateLimits: APIRateLimits = .init()
+        auditRetentionDays: Int64 = 90, membershipCacheSeconds: Int64 = 5, auth: AuthConfiguration = .init(), limits: HTTPServerLimits = .init(), rateLimits: APIRateLimits = .init(),
+        metrics: APIMetrics? = nil, metricsAccess: MetricsAccess = .init()
     ) {
         self.host = host
         self.port = port
@@ -39,6 +45,8 @@ public struct APIConfiguration: Sendable {
         self.auth = auth
         self.limits = limits
         self.rateLimits = rateLimits
+        self.metrics = metrics
+        self.metricsAccess = metricsAccess
     }
 
     /// The SQLite file used when no `databaseURL` is set.

@@ -1,5 +1,6 @@
 import Hummingbird
 import Logging
+import Observability
 import PostgresNIO
 import ServerSupport
 import ServiceLifecycle
@@ -25,14 +26,16 @@ public struct APIStorage: Sendable {
             let pool = PostgresConnectionPool(
                 configuration: .init(
                     connection: try PostgresDatabase.configuration(url: url), size: configuration.databaseConnections),
-                logger: logger)
-            let database = PostgresDatabase(pool: pool, logger: logger)
+                metrics: configuration.metrics, logger: logger)
+            let database = PostgresDatabase(
+                pool: pool, logger: logger, metrics: configuration.metrics?.database(PostgresDatabase.systemName))
             let store = SQLItemStore(database: database)
             return APIStorage(
                 store: store, audit: SQLAuditStore(database: database), memberships: store, services: [pool],
                 name: "postgresql")
         }
-        let database = try await SQLiteDatabase.open(path: configuration.sqlitePath, logger: logger)
+        let database = try await SQLiteDatabase.open(
+            path: configuration.sqlitePath, metrics: configuration.metrics, logger: logger)
         let store = SQLItemStore(database: database)
         return APIStorage(
             store: store, audit: SQLAuditStore(database: database), memberships: store, services: [database],
@@ -51,8 +54,15 @@ public enum APIServer {
         let store = storage.store
         let router = Router(context: APIRequestContext.self)
         router.add(middleware: TraceMiddleware())
-        router.add(middleware: RateLimitMiddleware(limiter: RateLimiter(), limits: configuration.rateLimits))
-        router.add(middleware: EnvelopeMiddleware())
+        let metrics = configuration.metrics?.http
+        if let metrics {
+            router.add(middleware: HTTPMetricsMiddleware(metrics: metrics))
+            if configuration.metricsAccess.port == nil {
+                MetricsEndpoint(registry: metrics.registry, token: configuration.metricsAccess.token).register(on: router)
+            }
+        }
+        router.add(middleware: RateLimitMiddleware(limiter: RateLimiter(), limits: configuration.rateLimits, metrics: metrics))
+        router.add(middleware: EnvelopeMiddleware(metrics: metrics))
         AuditRoutes(
             audit: storage.audit, authenticator: authenticator,
             parsing: RequestParsing(maxBodyBytes: configuration.maxBodyBytes)

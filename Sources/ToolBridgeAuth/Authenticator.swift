@@ -82,11 +82,11 @@ public struct Authenticator: Sendable {
 
     public func token(_ headers: HTTPFields) async throws(AuthError) -> VerifiedToken {
         guard let authorization = headers[.authorization] else {
-            throw .unauthorized("missing bearer token: send 'Authorization: Bearer <JWT>'")
+            throw .unauthorized(.missingToken, "missing bearer token: send 'Authorization: Bearer <JWT>'")
         }
         let prefix = "bearer "
         guard authorization.count > prefix.count, authorization.prefix(prefix.count).lowercased() == prefix else {
-            throw .unauthorized("the Authorization header must be 'Bearer <JWT>'")
+            throw .unauthorized(.malformedToken, "the Authorization header must be 'Bearer <JWT>'")
         }
         return try await verifier.verify(String(authorization.dropFirst(prefix.count)).trimmingWhitespace())
     }
@@ -105,7 +105,8 @@ public struct Authenticator: Sendable {
             } catch {
                 throw AuthError(
                     .serviceUnavailable,
-                    "the membership records cannot be read right now (the database or the API is not reachable); retry shortly")
+                    "the membership records cannot be read right now (the database or the API is not reachable); retry shortly",
+                    reason: .membershipUnavailable)
             }
         }
         return Membership(claim: claimed, records: recorded, defaultTenant: configuration.defaultTenant)
@@ -129,7 +130,7 @@ public struct Authenticator: Sendable {
             // The host checked the user's membership before it delegated; the tenant it names in
             // the headers (signed, with a tenant secret) must be the one it signed into the token.
             if let requested, requested != delegation.tenant {
-                throw .forbidden("the tenant headers name '\(requested)' but the delegated credential is for '\(delegation.tenant)'")
+                throw .forbidden(.badDelegation, "the tenant headers name '\(requested)' but the delegated credential is for '\(delegation.tenant)'")
             }
             return Caller(user: token.subject, tenant: delegation.tenant, memberships: [delegation.tenant], actor: delegation.actor)
         }
@@ -137,14 +138,14 @@ public struct Authenticator: Sendable {
         let tenant: String
         if let requested {
             guard membership.tenants.contains(requested) else {
-                throw .forbidden("user '\(token.subject)' is not a member of tenant '\(requested)'")
+                throw .forbidden(.notMember, "user '\(token.subject)' is not a member of tenant '\(requested)'")
             }
             tenant = requested
         } else if membership.tenants.count == 1 {
             tenant = membership.tenants[0]
         } else {
             throw .badRequest(
-                "this user belongs to several tenants (\(membership.tenants.joined(separator: ", "))): "
+                .noTenant, "this user belongs to several tenants (\(membership.tenants.joined(separator: ", "))): "
                     + "name one in X-TB-Tenant-ID")
         }
         return Caller(user: token.subject, tenant: tenant, memberships: membership.tenants, actor: nil)
@@ -162,23 +163,23 @@ public struct Authenticator: Sendable {
         guard let tenant = headers[.tenantID], let timestamp = headers[.tenantTimestamp],
             let signature = headers[.tenantSignature]
         else {
-            throw .unauthorized("signed tenant headers are required: X-TB-Tenant-ID, X-TB-Timestamp, X-TB-Signature")
+            throw .unauthorized(.missingTenantHeaders, "signed tenant headers are required: X-TB-Tenant-ID, X-TB-Timestamp, X-TB-Signature")
         }
         guard Identifiers.isValidTenant(tenant) else { throw Self.invalidTenant }
         guard let timestampMs = Int64(timestamp) else {
-            throw .unauthorized("X-TB-Timestamp must be unix time in milliseconds")
+            throw .unauthorized(.badTenantHeader, "X-TB-Timestamp must be unix time in milliseconds")
         }
         // Compared as a range around now, so no value of the header can overflow the arithmetic.
         let window = configuration.tenantHeaderWindowSeconds * 1000
         let now = Timestamp.nowMilliseconds()
         guard timestampMs >= now - window, timestampMs <= now + window else {
             throw .unauthorized(
-                "X-TB-Timestamp is outside the accepted window of ±\(configuration.tenantHeaderWindowSeconds) s")
+                .badTenantHeader, "X-TB-Timestamp is outside the accepted window of ±\(configuration.tenantHeaderWindowSeconds) s")
         }
         guard TenantSignature.isValid(signature: signature, secret: secret, tenant: tenant, timestampMs: timestampMs)
-        else { throw .unauthorized("the tenant signature (X-TB-Signature) is invalid") }
+        else { throw .unauthorized(.badTenantSignature, "the tenant signature (X-TB-Signature) is invalid") }
         return tenant
     }
 
-    private static let invalidTenant = AuthError.badRequest("X-TB-Tenant-ID must be \(Identifiers.tenantRule)")
+    private static let invalidTenant = AuthError.badRequest(.badTenantHeader, "X-TB-Tenant-ID must be \(Identifiers.tenantRule)")
 }

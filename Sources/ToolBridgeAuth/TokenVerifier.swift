@@ -79,10 +79,10 @@ public final class TokenVerifier: Sendable {
 
     public func verify(_ token: String) async throws(AuthError) -> VerifiedToken {
         let parts = token.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 3 else { throw .unauthorized("the bearer token is not a JWT (header.payload.signature)") }
+        guard parts.count == 3 else { throw .unauthorized(.malformedToken, "the bearer token is not a JWT (header.payload.signature)") }
         guard let headerBytes = Base64URL.decode(parts[0]), let header = try? JSONValue.parse(headerBytes),
             let algorithm = header["alg"]?.stringValue
-        else { throw .unauthorized("the token header is not valid base64url JSON with an 'alg'") }
+        else { throw .unauthorized(.malformedToken, "the token header is not valid base64url JSON with an 'alg'") }
         let keyID = header["kid"]?.stringValue
 
         guard header["typ"]?.stringValue == Delegation.tokenType else {
@@ -90,7 +90,7 @@ public final class TokenVerifier: Sendable {
             return try check(claims)
         }
         guard let hostKeys else {
-            throw .unauthorized("delegated credentials are accepted only by an API that trusts the host's key")
+            throw .unauthorized(.badDelegation, "delegated credentials are accepted only by an API that trusts the host's key")
         }
         let claims = try await Self.verified(token, keys: try await hostKeys.keys(algorithm: algorithm, keyID: keyID))
         return try checkDelegated(claims)
@@ -100,32 +100,34 @@ public final class TokenVerifier: Sendable {
         do {
             return try await keys.verify(token, as: TokenClaims.self)
         } catch let error as JWTError where error.errorType == .signatureVerificationFailed {
-            throw .unauthorized("the token signature is invalid")
+            throw .unauthorized(.badSignature, "the token signature is invalid")
+        } catch let error as JWTError where error.errorType == .unknownKID || error.errorType == .missingKIDHeader {
+            throw .unauthorized(.unknownKey, "the token could not be verified")
         } catch {
-            throw .unauthorized("the token could not be verified")
+            throw .unauthorized(.invalidToken, "the token could not be verified")
         }
     }
 
     private func checkLifetime(_ claims: TokenClaims) throws(AuthError) {
         let now = Double(Timestamp.nowMilliseconds()) / 1000
         let leeway = Double(configuration.leewaySeconds)
-        guard let expiry = claims.values["exp"]?.number else { throw .unauthorized("the token has no 'exp' claim") }
-        guard expiry + leeway > now else { throw .unauthorized("the token has expired") }
+        guard let expiry = claims.values["exp"]?.number else { throw .unauthorized(.missingClaim, "the token has no 'exp' claim") }
+        guard expiry + leeway > now else { throw .unauthorized(.expired, "the token has expired") }
         if let notBefore = claims.values["nbf"]?.number, notBefore - leeway > now {
-            throw .unauthorized("the token is not valid yet ('nbf' is in the future)")
+            throw .unauthorized(.notYetValid, "the token is not valid yet ('nbf' is in the future)")
         }
     }
 
     private func check(_ claims: TokenClaims) throws(AuthError) -> VerifiedToken {
         try checkLifetime(claims)
         if let issuer = configuration.issuer, claims.values["iss"] != .string(issuer) {
-            throw .unauthorized("the token's issuer is not the one this server trusts")
+            throw .unauthorized(.wrongIssuer, "the token's issuer is not the one this server trusts")
         }
         if let audience = configuration.audience, !(claims.values["aud"]?.strings ?? []).contains(audience) {
-            throw .unauthorized("the token's audience does not include this server")
+            throw .unauthorized(.wrongAudience, "the token's audience does not include this server")
         }
         guard let subject = claims.values["sub"]?.strings?.first, Identifiers.isValidUser(subject) else {
-            throw .unauthorized("the token has no usable 'sub' claim")
+            throw .unauthorized(.missingClaim, "the token has no usable 'sub' claim")
         }
         return VerifiedToken(subject: subject, tenants: claims.values[configuration.tenantClaim]?.strings)
     }
@@ -137,15 +139,15 @@ public final class TokenVerifier: Sendable {
             expiry - issuedAt <= Double(Delegation.maximumLifetimeSeconds)
         else {
             throw .unauthorized(
-                "a delegated credential must carry 'iat' and live at most \(Delegation.maximumLifetimeSeconds) s")
+                .badDelegation, "a delegated credential must carry 'iat' and live at most \(Delegation.maximumLifetimeSeconds) s")
         }
         guard claims.values["iss"] == .string(Delegation.issuer),
             (claims.values["aud"]?.strings ?? []).contains(Delegation.audience)
-        else { throw .unauthorized("the delegated credential is not a ToolBridge host's credential for this API") }
+        else { throw .unauthorized(.badDelegation, "the delegated credential is not a ToolBridge host's credential for this API") }
         guard let subject = claims.values["sub"]?.strings?.first, Identifiers.isValidUser(subject),
             let tenant = claims.values["tenant"]?.strings?.first, Identifiers.isValidTenant(tenant),
             let actor = claims.values["act"]?.members?["sub"], Identifiers.isValidUser(actor)
-        else { throw .unauthorized("the delegated credential must name a user ('sub'), a tenant and its actor ('act')") }
+        else { throw .unauthorized(.badDelegation, "the delegated credential must name a user ('sub'), a tenant and its actor ('act')") }
         return VerifiedToken(subject: subject, tenants: [tenant], delegation: DelegatedCaller(actor: actor, tenant: tenant))
     }
 }
@@ -171,15 +173,15 @@ private struct KeySet: Sendable {
     func keys(algorithm: String, keyID: String?) async throws(AuthError) -> JWTKeyCollection {
         switch algorithm {
         case "HS256":
-            guard let hmac else { throw .unauthorized("HS256 tokens are not accepted by this server") }
+            guard let hmac else { throw .unauthorized(.algorithmRefused, "HS256 tokens are not accepted by this server") }
             return hmac
         case "RS256", "ES256":
-            guard let jwks else { throw .unauthorized("\(algorithm) tokens are not accepted: no JWKS is configured") }
+            guard let jwks else { throw .unauthorized(.algorithmRefused, "\(algorithm) tokens are not accepted: no JWKS is configured") }
             return await jwks.keys(forKeyID: keyID)
         case "none", "None", "NONE":
-            throw .unauthorized("unsigned tokens (alg 'none') are refused")
+            throw .unauthorized(.algorithmRefused, "unsigned tokens (alg 'none') are refused")
         default:
-            throw .unauthorized("the token algorithm '\(algorithm)' is not accepted")
+            throw .unauthorized(.algorithmRefused, "the token algorithm '\(algorithm)' is not accepted")
         }
     }
 }

@@ -6,6 +6,7 @@ import Host
 import Hummingbird
 import Logging
 import MCP
+import Observability
 import ServerSupport
 import ServiceLifecycle
 import ToolBridgeAuth
@@ -24,13 +25,22 @@ struct HostOptions: ParsableArguments {
     @Option(help: "The host's external URL, as clients reach it (env TOOLBRIDGE_PUBLIC_URL); named in the OAuth protected-resource metadata.")
     var publicURL: String?
 
-    func configuration(host: String, environment: [String: String], limits: HTTPServerLimits) -> HostConfiguration {
+    @Option(help: "Serve the host's /metrics only on this port, not on the MCP port (env TOOLBRIDGE_MCP_METRICS_PORT; 0 picks a free one).")
+    var mcpMetricsPort: Int?
+
+    func metricsAccess(_ settings: Settings) throws -> MetricsAccess {
+        try settings.metricsAccess(port: mcpMetricsPort, variable: "TOOLBRIDGE_MCP_METRICS_PORT")
+    }
+
+    func configuration(
+        host: String, environment: [String: String], limits: HTTPServerLimits, metricsAccess: MetricsAccess
+    ) -> HostConfiguration {
         let fromEnvironment = (environment["TOOLBRIDGE_ALLOWED_ORIGINS"] ?? "").split(separator: ",")
             .map { String($0).trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         return HostConfiguration(
             host: host, port: mcpPort, allowedOrigins: fromEnvironment + allowedOrigin, limits: limits,
             publicURL: publicURL ?? environment["TOOLBRIDGE_PUBLIC_URL"].nonEmpty,
-            replicaID: environment["TOOLBRIDGE_REPLICA_ID"].nonEmpty)
+            replicaID: environment["TOOLBRIDGE_REPLICA_ID"].nonEmpty, metricsAccess: metricsAccess)
     }
 
     func tenantsPath(_ environment: [String: String]) -> String? {
@@ -50,14 +60,17 @@ struct HostAssembly {
     let watcher: TenantConfigurationWatcher
     let pluginWatcher: PluginDirectoryWatcher
     let authenticator: Authenticator
+    /// The host's own metrics; nil when they are off.
+    let metrics: HostMetrics?
 
     /// `edgeAuth` verifies the clients' tokens (the host's audience); `delegation` signs the
     /// host's own credentials for the API.
     init(
         apiURL: String, edgeAuth: AuthConfiguration, delegation: DelegatedCredentials, tenantsPath: String?,
         plugins: PluginOptions, idleSessionTimeout: Duration, membershipCache: Duration,
-        limits: MCPLimits, audit auditConfiguration: AuditConfiguration, logger: Logger
+        limits: MCPLimits, audit auditConfiguration: AuditConfiguration, metrics: HostMetrics?, logger: Logger
     ) async throws {
+        self.metrics = metrics
         // Everything that can fail comes before the parts that must be shut down (the HTTP
         // client, the thread pool).
         let tenants = try TenantConfiguration(path: tenantsPath, logger: logger)
@@ -68,21 +81,24 @@ struct HostAssembly {
         let verifier = try await TokenVerifier(configuration: edgeAuth, logger: logger)
         proxy = RESTProxy(
             configuration: ProxyConfiguration(apiURL: apiURL, tenantSecret: edgeAuth.tenantSecret), credentials: delegation,
-            logger: logger)
+            metrics: metrics, logger: logger)
         authenticator = Authenticator(
             configuration: edgeAuth, verifier: verifier,
             records: CachedMembershipRecords(
                 APIMembershipRecords(proxy: proxy, lookupTenant: edgeAuth.defaultTenant), ttl: membershipCache))
         audit = AuditTrail(configuration: auditConfiguration, file: auditFile, proxy: proxy, logger: logger)
         let core = PluginLoader.load(directories: [], logger: logger)
+        metrics?.pluginsLoaded(core)
         runner = ToolRunner(plugins: core.plugins, proxy: proxy, logger: logger)
-        catalog = ToolCatalog(runner: runner, tenants: tenants, limits: limits, audit: audit)
-        let sessions = MCPSessionRegistry(idleTimeout: idleSessionTimeout, logger: logger)
+        catalog = ToolCatalog(runner: runner, tenants: tenants, limits: limits, audit: audit, metrics: metrics)
+        let sessions = MCPSessionRegistry(idleTimeout: idleSessionTimeout, metrics: metrics, logger: logger)
         self.sessions = sessions
         watcher = TenantConfigurationWatcher(configuration: tenants) { old, new in
             await sessions.configurationChanged(from: old, to: new)
         }
-        pluginWatcher = PluginDirectoryWatcher(directories: plugins.allDirectories, runner: runner, logger: logger) { added in
+        pluginWatcher = PluginDirectoryWatcher(
+            directories: plugins.allDirectories, runner: runner, metrics: metrics, logger: logger
+        ) { added in
             await sessions.pluginsAdded(added, tenants: tenants.current)
         }
         pluginWatcher.scan()
@@ -127,6 +143,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Port of the REST API (0 picks a free one).")
     var apiPort = 8081
 
+    @Option(help: "Serve the API's /metrics only on this port, not on the API port (env TOOLBRIDGE_METRICS_PORT; 0 picks a free one).")
+    var metricsPort: Int?
+
     func run() async throws {
         let settings = common.settings()
         let logger = Logger(label: "toolbridge.serve")
@@ -134,7 +153,14 @@ struct ServeCommand: AsyncParsableCommand {
         let developmentMode = settings.usesDevelopmentSecret
         configuration.host = listen
         configuration.port = apiPort == 0 ? try freeLoopbackPort() : apiPort
-        configuration.limits = try settings.serverLimits(listeners: 2, logger: logger)
+        // The API and the host count apart, so neither /metrics includes the other's work.
+        let apiRegistry = try settings.metricsRegistry()
+        let hostRegistry = try settings.metricsRegistry()
+        configuration.metrics = apiRegistry.map(APIMetrics.init)
+        configuration.metricsAccess = try settings.metricsAccess(port: metricsPort, variable: "TOOLBRIDGE_METRICS_PORT")
+        let hostMetricsAccess = try host.metricsAccess(settings)
+        let metricsPorts = [configuration.metricsAccess, hostMetricsAccess].filter { $0.port != nil }.count
+        configuration.limits = try settings.serverLimits(listeners: 2 + metricsPorts, logger: logger)
         let apiURL = "http://\(listen == "0.0.0.0" ? "127.0.0.1" : listen):\(configuration.port)"
 
         // The host's delegated credentials: unless configured, a secret only this process knows.
@@ -148,7 +174,7 @@ struct ServeCommand: AsyncParsableCommand {
         default: break
         }
         let hostConfiguration = host.configuration(
-            host: listen, environment: settings.environment, limits: configuration.limits)
+            host: listen, environment: settings.environment, limits: configuration.limits, metricsAccess: hostMetricsAccess)
 
         // Configuration errors first: an opened store must be run (and closed) by the server.
         let authenticator = Authenticator(
@@ -161,7 +187,7 @@ struct ServeCommand: AsyncParsableCommand {
             tenantsPath: host.tenantsPath(settings.environment),
             plugins: plugins, idleSessionTimeout: try settings.idleSessionTimeout(),
             membershipCache: .seconds(configuration.membershipCacheSeconds), limits: try settings.mcpLimits(),
-            audit: settings.auditConfiguration(),
+            audit: settings.auditConfiguration(), metrics: hostRegistry.map(HostMetrics.init),
             logger: logger)
         let storage = try await APIStorage.open(configuration, logger: logger)
         let api = APIServer.application(
@@ -178,9 +204,16 @@ struct ServeCommand: AsyncParsableCommand {
                 ).text)
             }
         }
+        let metricsListeners =
+            settings.metricsListener(
+                apiRegistry, access: configuration.metricsAccess, host: listen, limits: configuration.limits, server: "api",
+                logger: logger)
+            + settings.metricsListener(
+                hostRegistry, access: hostMetricsAccess, host: listen, limits: configuration.limits, server: "mcp",
+                logger: logger)
         // The API application runs the storage's services (the PostgreSQL pool) itself.
         let tracing = try settings.tracing(serviceName: "toolbridge", logger: logger)
-        try await settings.serviceGroup(tracing + [api] + parts.services + [mcp], logger: logger).run()
+        try await settings.serviceGroup(tracing + [api] + parts.services + [mcp] + metricsListeners, logger: logger).run()
     }
 }
 
@@ -213,9 +246,12 @@ struct MCPCommand: AsyncParsableCommand {
         let configuration = try settings.apiConfiguration(logger: logger, announce: !stdio)
         let apiURL = settings.apiURL(flag: apiURL)
         let listen = listen
+        let registry = try settings.metricsRegistry()
+        let metricsAccess = try host.metricsAccess(settings)
         let hostConfiguration = host.configuration(
             host: listen, environment: settings.environment,
-            limits: try settings.serverLimits(listeners: 1, logger: logger))
+            limits: try settings.serverLimits(listeners: metricsAccess.port == nil ? 1 : 2, logger: logger),
+            metricsAccess: metricsAccess)
         let parts = try await HostAssembly(
             apiURL: apiURL, edgeAuth: settings.edgeAuth(configuration.auth, publicURL: hostConfiguration.publicURL),
             delegation: try await DelegatedCredentials(
@@ -223,20 +259,22 @@ struct MCPCommand: AsyncParsableCommand {
             tenantsPath: host.tenantsPath(settings.environment),
             plugins: plugins, idleSessionTimeout: try settings.idleSessionTimeout(),
             membershipCache: .seconds(configuration.membershipCacheSeconds), limits: try settings.mcpLimits(),
-            audit: settings.auditConfiguration(), logger: logger)
+            audit: settings.auditConfiguration(), metrics: registry.map(HostMetrics.init), logger: logger)
+        let metricsListener = settings.metricsListener(
+            registry, access: metricsAccess, host: listen, limits: hostConfiguration.limits, server: "mcp", logger: logger)
         if stdio {
-            try await runStdio(parts, settings: settings, logger: logger)
+            try await runStdio(parts, extra: metricsListener, settings: settings, logger: logger)
             return
         }
         let mcp = parts.application(hostConfiguration, logger: logger) { port in
             announce("toolbridge mcp listening on http://\(listen):\(port)")
         }
         let tracing = try settings.tracing(serviceName: "toolbridge-host", logger: logger)
-        try await settings.serviceGroup(tracing + parts.services + [mcp], logger: logger).run()
+        try await settings.serviceGroup(tracing + parts.services + [mcp] + metricsListener, logger: logger).run()
     }
 
     /// One session on stdin/stdout, as the user of the configured token; ends when stdin closes.
-    private func runStdio(_ parts: HostAssembly, settings: Settings, logger: Logger) async throws {
+    private func runStdio(_ parts: HostAssembly, extra: [any Service], settings: Settings, logger: Logger) async throws {
         guard let token = token ?? settings.environment["TOOLBRIDGE_TOKEN"].nonEmpty else {
             throw ValidationError("--stdio needs a token: pass --token or set TOOLBRIDGE_TOKEN")
         }
@@ -251,7 +289,7 @@ struct MCPCommand: AsyncParsableCommand {
         let identity = CallIdentity(user: caller.user, tenant: caller.tenant, correlationID: "stdio")
         let session = StdioSession(catalog: parts.catalog, identity: identity, sessions: parts.sessions, logger: logger)
         let tracing = try settings.tracing(serviceName: "toolbridge-host", logger: logger)
-        try await settings.serviceGroup(tracing + parts.services, endingWith: session, logger: logger).run()
+        try await settings.serviceGroup(tracing + parts.services + extra, endingWith: session, logger: logger).run()
     }
 }
 

@@ -1,6 +1,8 @@
 import API
 import Host
+import Hummingbird
 import Logging
+import Observability
 import OTel
 import ServerSupport
 import ServiceLifecycle
@@ -38,6 +40,53 @@ struct Settings {
     /// How long a Streamable HTTP session may stay unused before the host closes it.
     func idleSessionTimeout() throws -> Duration {
         try integer("TOOLBRIDGE_MCP_IDLE_TIMEOUT").map { .seconds($0) } ?? MCPSessionRegistry.defaultIdleTimeout
+    }
+
+    /// A server's own metrics registry, or nil when `TOOLBRIDGE_METRICS=off`. Whether tenants are
+    /// labels (`TOOLBRIDGE_METRICS_TENANT_LABELS`) is decided here, once.
+    func metricsRegistry() throws -> MetricsRegistry? {
+        guard try isOn("TOOLBRIDGE_METRICS") else { return nil }
+        return MetricsRegistry(tenantLabels: try isOn("TOOLBRIDGE_METRICS_TENANT_LABELS"))
+    }
+
+    /// Where a server's `/metrics` is served: its own port from `flag`, else `variable`; the token
+    /// from `TOOLBRIDGE_METRICS_TOKEN`.
+    func metricsAccess(port flag: Int?, variable: String) throws -> MetricsAccess {
+        var port = flag
+        if port == nil, let text = environment[variable].nonEmpty {
+            guard let value = Int(text), (0...65_535).contains(value) else {
+                throw ConfigurationError("\(variable) must be a port number, not '\(text)'")
+            }
+            port = value
+        }
+        return MetricsAccess(port: port, token: environment["TOOLBRIDGE_METRICS_TOKEN"].nonEmpty)
+    }
+
+    /// The extra listener that serves only `/metrics`, when `access` names a port: a service of the
+    /// group, under the same connection limits as the other listeners.
+    func metricsListener(
+        _ registry: MetricsRegistry?, access: MetricsAccess, host: String, limits: HTTPServerLimits, server name: String,
+        logger: Logger
+    ) -> [any Service] {
+        guard let registry, let port = access.port else { return [] }
+        let router = Router()
+        MetricsEndpoint(registry: registry, token: access.token).register(on: router)
+        return [Application(
+            router: router, server: limits.server(),
+            configuration: .init(address: .hostname(host, port: port), serverName: nil),
+            onServerRunning: { channel in
+                announce("toolbridge \(name) metrics listening on http://\(host):\(channel.localAddress?.port ?? port)")
+            },
+            logger: logger)]
+    }
+
+    /// `on` (the default), or `off`; anything else is a mistake worth stopping for.
+    private func isOn(_ name: String) throws -> Bool {
+        switch environment[name].nonEmpty?.lowercased() {
+        case nil, "on", "true", "1": return true
+        case "off", "false", "0": return false
+        case let other?: throw ConfigurationError("\(name) must be on or off, not '\(other)'")
+        }
     }
 
     /// The connection limits of every HTTP listener, fitted to the process's open-file limit for

@@ -43,13 +43,20 @@ struct APICommand: AsyncParsableCommand {
     @Option(help: "Port to listen on (0 picks a free one).")
     var port = 8081
 
+    @Option(help: "Serve /metrics only on this port, not on the API port (env TOOLBRIDGE_METRICS_PORT; 0 picks a free one).")
+    var metricsPort: Int?
+
     func run() async throws {
         let settings = common.settings()
         let logger = Logger(label: "toolbridge.api")
         var configuration = try settings.apiConfiguration(logger: logger, announce: true)
         configuration.host = host
         configuration.port = port
-        configuration.limits = try settings.serverLimits(listeners: 1, logger: logger)
+        let registry = try settings.metricsRegistry()
+        configuration.metrics = registry.map(APIMetrics.init)
+        configuration.metricsAccess = try settings.metricsAccess(port: metricsPort, variable: "TOOLBRIDGE_METRICS_PORT")
+        configuration.limits = try settings.serverLimits(
+            listeners: configuration.metricsAccess.port == nil ? 1 : 2, logger: logger)
         // Configuration errors first: an opened store must be run (and closed) by the server.
         let verifier = try await TokenVerifier(configuration: configuration.auth, logger: logger)
         let storage = try await APIStorage.open(configuration, logger: logger)
@@ -63,7 +70,11 @@ struct APICommand: AsyncParsableCommand {
                 // Unbuffered: scripts and tests wait for this line to know the port.
                 FileHandle.standardOutput.write(Data("toolbridge api listening on http://\(address.host):\(port)\n".utf8))
             })
-        try await settings.serviceGroup(try settings.tracing(serviceName: "toolbridge-api", logger: logger) + [app], logger: logger).run()
+        let metricsListener = settings.metricsListener(
+            registry, access: configuration.metricsAccess, host: host, limits: configuration.limits, server: "api",
+            logger: logger)
+        let tracing = try settings.tracing(serviceName: "toolbridge-api", logger: logger)
+        try await settings.serviceGroup(tracing + [app] + metricsListener, logger: logger).run()
     }
 }
 

@@ -1,6 +1,7 @@
 import API
 import Foundation
 import Logging
+import Observability
 import ServerSupport
 import ToolBridgeAuth
 
@@ -36,6 +37,8 @@ public enum TestDatabase {
         // Tests make many requests as one user at once; RateLimitTests sets its own limits.
         let generous = RateLimit(count: RateLimit.maximumCount, periodSeconds: 1, burst: RateLimit.maximumCount)
         configuration.rateLimits = APIRateLimits(requests: generous, sessions: generous)
+        // Metrics on, as in production, each server with its own registry.
+        configuration.metrics = APIMetrics(registry: MetricsRegistry())
         switch kind {
         case .sqlite: configuration.dataDirectory = try dataDirectory ?? temporaryDirectory()
         case .postgres:

@@ -314,7 +314,8 @@ struct APIRoutes: Sendable {
     /// and each tenant's own in `memberships`.
     private func tenantInfo(_ request: Request, _ context: APIRequestContext) async throws -> Response {
         let token = try await authenticator.token(request.headers)
-        try context.rateLimit?.charge(user: token.subject, .sessions)
+        // No tenant yet: this endpoint is how a user learns theirs.
+        try context.rateLimit?.charge(user: token.subject, tenant: "", .sessions)
         let membership = try await authenticator.membership(of: token)
         return Response.json(JSONValue.object([
             "userId": .string(token.subject),

@@ -1,5 +1,6 @@
 import Hummingbird
 import Logging
+import Observability
 import ServerSupport
 import ToolBridgeAuth
 
@@ -14,6 +15,8 @@ import Foundation
 /// error shape, so nothing a handler throws reaches the client unformatted.
 struct EnvelopeMiddleware: RouterMiddleware {
     typealias Context = APIRequestContext
+    /// Counts authentication failures by reason; nil when metrics are off.
+    let metrics: HTTPServerMetrics?
 
     func handle(
         _ request: Request, context: Context, next: (Request, Context) async throws -> Response
@@ -29,6 +32,7 @@ struct EnvelopeMiddleware: RouterMiddleware {
         } catch let error as APIError {
             response = Self.errorResponse(error, correlationID: correlationID)
         } catch let error as AuthError {
+            metrics?.authFailure(error.reason.description)
             response = Self.errorResponse(APIError(error), correlationID: correlationID)
         } catch let error as HTTPError {
             let message = error.body ?? Self.defaultMessage(error.status, request)

@@ -1,5 +1,6 @@
 import HTTPTypes
 import Hummingbird
+import Observability
 import ServerSupport
 import Synchronization
 import ToolBridgeAuth
@@ -39,22 +40,24 @@ extension HTTPField.Name {
 public final class RateLimitCharge: Sendable {
     private let limiter: RateLimiter
     private let limits: APIRateLimits
+    private let metrics: HTTPServerMetrics?
     private let headers = Mutex<HTTPFields>([:])
 
-    init(limiter: RateLimiter, limits: APIRateLimits) {
+    init(limiter: RateLimiter, limits: APIRateLimits, metrics: HTTPServerMetrics?) {
         self.limiter = limiter
         self.limits = limits
+        self.metrics = metrics
     }
 
     var responseHeaders: HTTPFields { headers.withLock { $0 } }
 
-    /// Charges one request of `user` to the limit of `limitClass`; throws the 429 when the user
-    /// is over it.
-    func charge(user: String, _ limitClass: APIRateLimits.Class) throws(APIError) {
-        let (limit, key) =
+    /// Charges one request of `user` (acting in `tenant`) to the limit of `limitClass`; throws
+    /// the 429 when the user is over it.
+    func charge(user: String, tenant: String, _ limitClass: APIRateLimits.Class) throws(APIError) {
+        let (limit, key, name) =
             switch limitClass {
-            case .requests: (limits.requests, "requests:" + user)
-            case .sessions: (limits.sessions, "sessions:" + user)
+            case .requests: (limits.requests, "requests:" + user, "api_requests")
+            case .sessions: (limits.sessions, "sessions:" + user, "api_sessions")
             }
         guard let decision = limiter.take(key, limit) else { return }
         var fields: HTTPFields = [
@@ -64,6 +67,7 @@ public final class RateLimitCharge: Sendable {
         if !decision.allowed { fields[.retryAfter] = String(decision.retryAfterSeconds) }
         headers.withLock { $0 = fields }
         guard decision.allowed else {
+            metrics?.rateLimitRejected(limit: name, tenant: tenant)
             throw APIError(
                 .tooManyRequests,
                 "rate limit exceeded: \(limit) per user for these endpoints; retry in \(decision.retryAfterSeconds) s")
@@ -77,12 +81,13 @@ struct RateLimitMiddleware: RouterMiddleware {
     typealias Context = APIRequestContext
     let limiter: RateLimiter
     let limits: APIRateLimits
+    let metrics: HTTPServerMetrics?
 
     func handle(
         _ request: Request, context: Context, next: (Request, Context) async throws -> Response
     ) async throws -> Response {
         var context = context
-        let charge = RateLimitCharge(limiter: limiter, limits: limits)
+        let charge = RateLimitCharge(limiter: limiter, limits: limits, metrics: metrics)
         context.rateLimit = charge
         var response = try await next(request, context)
         response.headers.append(contentsOf: charge.responseHeaders)
@@ -101,7 +106,7 @@ extension APIRoutes {
         context.logger.debug(
             "authenticated",
             metadata: ["user": "\(caller.user)", "tenant": "\(caller.tenant)", "credential": "\(caller.credential)"])
-        try context.rateLimit?.charge(user: caller.user, limitClass)
+        try context.rateLimit?.charge(user: caller.user, tenant: caller.tenant, limitClass)
         return caller
     }
 }

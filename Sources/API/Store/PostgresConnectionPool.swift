@@ -81,19 +81,35 @@ final class PostgresConnectionPool: Service, Sendable {
 
     private let configuration: Configuration
     private let logger: Logger
+    private let metrics: APIMetrics?
     private let state = Mutex(State())
     private let nextConnectionID = Atomic<Int>(0)
 
-    init(configuration: Configuration, logger: Logger) {
+    init(configuration: Configuration, metrics: APIMetrics? = nil, logger: Logger) {
         self.configuration = configuration
+        self.metrics = metrics
         self.logger = logger
+        guard let metrics else { return }
+        metrics.connectionMax.set(configuration.size)
+        // Read at scrape time from the state the pool keeps anyway; weak, since the registry
+        // outlives a pool in tests that open many.
+        let idle = metrics.connections("idle")
+        let used = metrics.connections("used")
+        metrics.registry.onScrape { [weak self] in
+            guard let self else { return }
+            let (idleCount, usedCount) = state.withLock { ($0.idle.count, $0.leased) }
+            idle.set(idleCount)
+            used.set(usedCount)
+        }
     }
 
     /// Runs `body` on a leased connection. A connection that closed, or whose failure means the
     /// connection (not the statement) failed, is not leased again, and the caller gets a 503: the
     /// statement may or may not have run, so nothing was acknowledged.
     func withConnection<Result>(_ body: (PostgresConnection) async throws -> Result) async throws -> Result {
+        let started = ContinuousClock.now
         let connection = try await lease()
+        metrics?.connectionWait.record(duration: started.duration(to: .now))
         let result: Result
         do {
             result = try await body(connection)
@@ -312,6 +328,7 @@ final class PostgresConnectionPool: Service, Sendable {
                 let ids = state.waiters.filter { $0.value.deadline <= now }.map(\.key)
                 return ids.compactMap { state.waiters.removeValue(forKey: $0) }
             }
+            metrics?.connectionTimeouts.increment(by: expired.count)
             for waiter in expired { waiter.continuation.resume(throwing: Self.busy) }
         }
     }

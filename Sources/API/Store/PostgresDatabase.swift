@@ -14,10 +14,15 @@ struct PostgresDatabase: SQLDatabase {
     let dialect = SQLDialect.postgres
     let pool: PostgresConnectionPool
     let logger: Logger
+    /// Times every statement; nil when metrics are off.
+    var metrics: DatabaseMetrics?
+
+    /// `db.system.name` of the OpenTelemetry conventions.
+    static let systemName = "postgresql"
 
     func read<Result: Sendable>(_ body: (any SQLConnection) async throws -> Result) async throws -> Result {
         try await pool.withConnection { connection in
-            try await body(PostgresStatementRunner(connection: connection, logger: logger))
+            try await body(PostgresStatementRunner(connection: connection, logger: logger, metrics: metrics))
         }
     }
 
@@ -25,7 +30,7 @@ struct PostgresDatabase: SQLDatabase {
     /// (a 404, a 412…). A connection that broke on the way is not leased again (the pool's rule).
     func transaction<Result: Sendable>(_ body: (any SQLConnection) async throws -> Result) async throws -> Result {
         try await pool.withConnection { connection in
-            let runner = PostgresStatementRunner(connection: connection, logger: logger)
+            let runner = PostgresStatementRunner(connection: connection, logger: logger, metrics: metrics)
             try await runner.execute(SQLStatement("BEGIN"))
             let result: Result
             do {
@@ -76,6 +81,7 @@ struct PostgresDatabase: SQLDatabase {
 private struct PostgresStatementRunner: SQLConnection {
     let connection: PostgresConnection
     let logger: Logger
+    let metrics: DatabaseMetrics?
 
     private func query(_ statement: SQLStatement) -> PostgresQuery {
         var binds = PostgresBindings(capacity: statement.binds.count)
@@ -105,7 +111,9 @@ private struct PostgresStatementRunner: SQLConnection {
     }
 
     private func run(_ statement: SQLStatement) async throws -> PostgresQueryResult {
-        try await statement.traced("postgresql") { try await connection.queryWhileOpen(query(statement), logger: logger) }
+        try await statement.observed(on: "postgresql", metrics: metrics) {
+            try await connection.queryWhileOpen(query(statement), logger: logger)
+        }
     }
 
     func execute(_ statement: SQLStatement) async throws {

@@ -13,13 +13,20 @@ final class SQLiteDatabase: SQLDatabase, Service {
     private let readers: [SQLiteConnection]
     private let nextReader = Atomic<Int>(0)
     private let writeLock = AsyncMutex()
+    private let metrics: APIMetrics?
+    private let statements: DatabaseMetrics?
 
-    private init(writer: SQLiteConnection, readers: [SQLiteConnection]) {
+    private init(writer: SQLiteConnection, readers: [SQLiteConnection], metrics: APIMetrics?) {
         self.writer = writer
         self.readers = readers
+        self.metrics = metrics
+        statements = metrics?.database("sqlite")
+        metrics?.connectionMax.set(readers.count + 1)
     }
 
-    static func open(path: String, readers readerCount: Int = 2, logger: Logger) async throws -> SQLiteDatabase {
+    static func open(
+        path: String, readers readerCount: Int = 2, metrics: APIMetrics? = nil, logger: Logger
+    ) async throws -> SQLiteDatabase {
         let writer = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
         for pragma in ["PRAGMA journal_mode = WAL", "PRAGMA synchronous = NORMAL", "PRAGMA busy_timeout = 5000"] {
             _ = try await writer.query(pragma)
@@ -30,7 +37,7 @@ final class SQLiteDatabase: SQLDatabase, Service {
             _ = try await reader.query("PRAGMA busy_timeout = 5000")
             readers.append(reader)
         }
-        return SQLiteDatabase(writer: writer, readers: readers)
+        return SQLiteDatabase(writer: writer, readers: readers, metrics: metrics)
     }
 
     /// Closes the connections on graceful shutdown, and also when cancelled (a shutdown past its
@@ -45,19 +52,22 @@ final class SQLiteDatabase: SQLDatabase, Service {
 
     func read<Result: Sendable>(_ body: (any SQLConnection) async throws -> Result) async throws -> Result {
         let index = nextReader.wrappingAdd(1, ordering: .relaxed).oldValue
-        return try await body(SQLiteStatementRunner(connection: readers[index % readers.count]))
+        return try await body(SQLiteStatementRunner(connection: readers[index % readers.count], metrics: statements))
     }
 
     func transaction<Result: Sendable>(_ body: (any SQLConnection) async throws -> Result) async throws -> Result {
-        let runner = SQLiteStatementRunner(connection: writer)
+        let runner = SQLiteStatementRunner(connection: writer, metrics: statements)
+        let waiting = ContinuousClock.now
         return try await writeLock.withLock {
-            _ = try await writer.query("BEGIN IMMEDIATE")
+            // The one writer connection is SQLite's pool: waiting for its lock is the lease.
+            metrics?.connectionWait.record(duration: waiting.duration(to: .now))
+            try await runner.execute(SQLStatement("BEGIN IMMEDIATE"))
             do {
                 let result = try await body(runner)
-                _ = try await writer.query("COMMIT")
+                try await runner.execute(SQLStatement("COMMIT"))
                 return result
             } catch {
-                _ = try? await writer.query("ROLLBACK")
+                try? await runner.execute(SQLStatement("ROLLBACK"))
                 throw error
             }
         }
@@ -66,6 +76,7 @@ final class SQLiteDatabase: SQLDatabase, Service {
 
 private struct SQLiteStatementRunner: SQLConnection {
     let connection: SQLiteConnection
+    let metrics: DatabaseMetrics?
 
     /// SQLite reads `$1` as a named parameter; `?1` is its positional form.
     private func run(_ statement: SQLStatement) async throws -> [SQLiteRow] {
@@ -78,7 +89,7 @@ private struct SQLiteStatementRunner: SQLConnection {
             case .null: .null
             }
         }
-        return try await statement.traced("sqlite") { try await connection.query(sql, binds) }
+        return try await statement.observed(on: "sqlite", metrics: metrics) { try await connection.query(sql, binds) }
     }
 
     func execute(_ statement: SQLStatement) async throws {

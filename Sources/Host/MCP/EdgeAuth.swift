@@ -20,6 +20,7 @@ struct EdgeAuth: Sendable {
         do {
             caller = try await authenticator.edgeCaller(request.headers)
         } catch {
+            limits.metrics?.http.authFailure(error.reason.description)
             if error.status == .unauthorized {
                 let metadata = baseURL(request) + "/.well-known/oauth-protected-resource"
                 throw HostHTTPError(

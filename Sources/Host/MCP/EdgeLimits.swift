@@ -11,17 +11,23 @@ public final class EdgeLimits: Sendable {
     let defaults: MCPLimits
     let tenants: TenantConfiguration
     let limiter: RateLimiter
+    let metrics: HostMetrics?
 
-    public init(defaults: MCPLimits = .defaults, tenants: TenantConfiguration, limiter: RateLimiter = RateLimiter()) {
+    public init(
+        defaults: MCPLimits = .defaults, tenants: TenantConfiguration, limiter: RateLimiter = RateLimiter(),
+        metrics: HostMetrics? = nil
+    ) {
         self.defaults = defaults
         self.tenants = tenants
         self.limiter = limiter
+        self.metrics = metrics
     }
 
     /// Charges one HTTP request of `user` acting in `tenant`; over the limit, the 429.
     func admitRequest(user: String, tenant: String) throws(HostHTTPError) {
         let limit = limit(.requests, tenant: tenant, tenants.current)
         guard let decision = limiter.take("requests:" + user, limit), !decision.allowed else { return }
+        metrics?.http.rateLimitRejected(limit: "mcp_requests", tenant: tenant)
         throw HostHTTPError(
             .tooManyRequests,
             "rate limit exceeded: \(limit) HTTP requests per user; retry in \(decision.retryAfterSeconds) s",
@@ -46,6 +52,8 @@ public final class EdgeLimits: Sendable {
         ])
         for (index, decision) in decisions.enumerated() {
             guard let decision, !decision.allowed else { continue }
+            metrics?.http.rateLimitRejected(
+                limit: ["mcp_user_calls", "mcp_tenant_calls", "mcp_tool_calls"][index], tenant: caller.tenant)
             let which = [
                 "your tool calls (\(user) per user)", "the tool calls of tenant \(caller.tenant) (\(tenant) per tenant)",
                 "your calls of \(tool) (\(perTool) per user)",

@@ -1,4 +1,5 @@
 import Foundation
+import Observability
 import ServerSupport
 
 /// How the Host's HTTP side runs. Filled by the CLI from flags and `TOOLBRIDGE_*` variables.
@@ -20,12 +21,15 @@ public struct HostConfiguration: Sendable {
     /// (`a.3f2…`), so a load balancer can send a handshake-era session back to the replica
     /// that holds it. Modern requests need no such routing.
     public var replicaID: String?
+    /// Where the host's `/metrics` is served (the main port unless `port` is set) and its token.
+    /// The metrics themselves are the catalog's (`ToolCatalog.metrics`).
+    public var metricsAccess: MetricsAccess
 
     public init(
         host: String = "127.0.0.1", port: Int = 8001, maxBodyBytes: Int = 4 * 1024 * 1024,
         keepAliveInterval: Duration = .seconds(15),
         allowedOrigins: [String] = [], limits: HTTPServerLimits = .init(), publicURL: String? = nil,
-        replicaID: String? = nil
+        replicaID: String? = nil, metricsAccess: MetricsAccess = .init()
     ) {
         self.host = host
         self.port = port
@@ -35,6 +39,7 @@ public struct HostConfiguration: Sendable {
         self.limits = limits
         self.publicURL = publicURL.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 }
         self.replicaID = replicaID
+        self.metricsAccess = metricsAccess
     }
 
     /// A new session id, prefixed with the replica's name when it has one.

@@ -19,6 +19,12 @@ public enum HostServer {
         onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
         let router = Router(context: HostRequestContext.self)
+        if let metrics = catalog.metrics {
+            router.add(middleware: HTTPMetricsMiddleware(metrics: metrics.http))
+            if configuration.metricsAccess.port == nil {
+                MetricsEndpoint(registry: metrics.registry, token: configuration.metricsAccess.token).register(on: router)
+            }
+        }
         router.add(middleware: OriginMiddleware(allowed: configuration.allowedOrigins))
         router.add(middleware: TraceContextMiddleware())
         let edge = EdgeAuth(authenticator: authenticator, limits: catalog.limits, publicURL: configuration.publicURL)
@@ -27,7 +33,7 @@ public enum HostServer {
             configuration: configuration, factory: MCPServerFactory(catalog: catalog, logger: logger),
             edge: edge, sessions: sessions, proxy: proxy,
             modern: ModernHTTPEndpoint(
-                server: ModernServer(catalog: catalog), edge: edge, listeners: sessions.listeners,
+                server: ModernServer(catalog: catalog, transport: .statelessHTTP), edge: edge, listeners: sessions.listeners,
                 connections: connections, maxBodyBytes: configuration.maxBodyBytes,
                 keepAliveInterval: configuration.keepAliveInterval),
             issuer: authenticator.configuration.issuer, logger: logger, connections: connections
@@ -182,13 +188,13 @@ struct HostRoutes: Sendable {
         let id = configuration.newSessionID()
         let transport = SSEServerTransport(logger: logger)
         let sessionIdentity = SessionIdentity(identity)
-        let (server, router) = try await factory.start(
-            identity: sessionIdentity, transport: transport, sessionID: id, networkTransport: MCPTracing.tcp)
+        let (server, router) = try await factory.start(identity: sessionIdentity, transport: transport, sessionID: id, kind: .sse)
         sessions.add(MCPSession(
             id: id, identity: sessionIdentity, server: server, streamable: nil, sse: transport, router: router))
         let sessions = sessions
         return eventStream(
             transport.outgoing, first: "event: endpoint\ndata: /messages?session_id=\(id)\n\n", request: request,
+            transport: .sse,
             drain: { await Self.drain(router) }, end: { await sessions.remove(id) })
     }
 
@@ -203,11 +209,14 @@ struct HostRoutes: Sendable {
     /// shuts down gracefully, where `drain` first lets the session's requests in flight be
     /// answered on the stream and the last event is `shutdownEvent`. The connection closes after.
     private func eventStream(
-        _ messages: AsyncStream<Data>, first: String? = nil, request: Request,
+        _ messages: AsyncStream<Data>, first: String? = nil, request: Request, transport: HostMetrics.Transport,
         drain: @escaping @Sendable () async -> Void = {}, end: @escaping @Sendable () async -> Void
     ) -> Response {
         let keepAlive = configuration.keepAliveInterval
+        let streams = factory.catalog.metrics?.openStreams(transport)
         let body = ResponseBody { writer in
+            streams?.increment()
+            defer { streams?.decrement() }
             let (events, feed) = AsyncStream<ByteBuffer>.makeStream()
             if let first { feed.yield(ByteBuffer(string: first)) }
             // Hummingbird allows half-closed connections, so a client's close is seen on the
@@ -318,7 +327,7 @@ struct HostRoutes: Sendable {
             return await answer(posted.value, on: session, channel: channel)
         case .get:
             guard let (messages, continuation) = await transport.openStream() else { return Self.sessionNotFound }
-            return eventStream(messages, request: request) { continuation.finish() }
+            return eventStream(messages, request: request, transport: .streamableHTTP) { continuation.finish() }
         default:
             await sessions.remove(id)
             return Response(status: .ok, headers: [Self.sessionHeader: id])
@@ -347,7 +356,7 @@ struct HostRoutes: Sendable {
         let transport = StreamableHTTPTransport(logger: logger)
         let sessionIdentity = SessionIdentity(identity)
         let (server, router) = try await factory.start(
-            identity: sessionIdentity, transport: transport, sessionID: id, networkTransport: MCPTracing.tcp)
+            identity: sessionIdentity, transport: transport, sessionID: id, kind: .streamableHTTP)
         let session = MCPSession(
             id: id, identity: sessionIdentity, server: server, streamable: transport, sse: nil, router: router)
         sessions.add(session)

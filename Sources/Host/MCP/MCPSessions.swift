@@ -37,6 +37,7 @@ struct MCPSession: Sendable {
     let sse: SSEServerTransport?
     /// Checks and answers the session's messages (see `SessionRouter`).
     let router: SessionRouter
+    let started = ContinuousClock.now
 }
 
 /// The live MCP sessions. It sends `notifications/tools/list_changed` to the sessions whose
@@ -48,12 +49,33 @@ public final class MCPSessionRegistry: Service, Sendable {
     public let listeners = ToolListListeners()
     private let idleTimeout: Duration
     private let logger: Logger
+    private let metrics: HostMetrics?
 
     public static let defaultIdleTimeout = Duration.seconds(30 * 60)
 
-    public init(idleTimeout: Duration = defaultIdleTimeout, logger: Logger) {
+    public init(idleTimeout: Duration = defaultIdleTimeout, metrics: HostMetrics? = nil, logger: Logger) {
         self.idleTimeout = idleTimeout
         self.logger = logger
+        self.metrics = metrics
+        guard let metrics else { return }
+        // Counted at scrape time from the sessions kept here anyway; weak, since the registry
+        // outlives a registry of sessions in tests.
+        let gauges = Dictionary(uniqueKeysWithValues: HostMetrics.Transport.allCases.map { ($0, metrics.sessions($0.rawValue)) })
+        metrics.registry.onScrape { [weak self] in
+            guard let self else { return }
+            var counts = Dictionary(uniqueKeysWithValues: HostMetrics.Transport.allCases.map { ($0, 0) })
+            sessions.withLock { sessions in
+                for session in sessions.values { counts[session.router.transport, default: 0] += 1 }
+            }
+            for (transport, gauge) in gauges { gauge.set(counts[transport] ?? 0) }
+        }
+    }
+
+    /// Stops a session that left the registry, and counts its life.
+    private func end(_ session: MCPSession) async {
+        await session.server.stop()
+        metrics?.sessionEnded(
+            version: session.router.protocolVersion.withLock { $0 }, transport: session.router.transport, since: session.started)
     }
 
     func add(_ session: MCPSession) {
@@ -66,7 +88,7 @@ public final class MCPSessionRegistry: Service, Sendable {
 
     func remove(_ id: String) async {
         guard let session = sessions.withLock({ $0.removeValue(forKey: id) }) else { return }
-        await session.server.stop()
+        await end(session)
     }
 
     /// Tells each session whose tenant's plugin set differs between `old` and `new`.
@@ -114,7 +136,7 @@ public final class MCPSessionRegistry: Service, Sendable {
             defer { sessions.removeAll() }
             return Array(sessions.values)
         }
-        for session in all { await session.server.stop() }
+        for session in all { await end(session) }
     }
 }
 
@@ -138,15 +160,14 @@ struct MCPServerFactory: Sendable {
         return server
     }
 
-    /// Starts a session's server on `transport`, behind the router that checks every message and
-    /// answers `tools/call`. `sessionID` and `networkTransport` label its requests' spans.
-    func start(
-        identity: SessionIdentity, transport: any Transport, sessionID: String, networkTransport: String
-    ) async throws -> (Server, SessionRouter) {
+    /// Starts a session's server on `transport` (of `kind`), behind the router that checks every
+    /// message and answers `tools/call`. `sessionID` names the session in its requests' spans.
+    func start(identity: SessionIdentity, transport: any Transport, sessionID: String, kind: HostMetrics.Transport)
+        async throws -> (Server, SessionRouter)
+    {
         let server = await makeServer(identity: identity)
         let router = SessionRouter(
-            wrapping: transport, catalog: catalog, identity: identity, sessionID: sessionID,
-            networkTransport: networkTransport, logger: logger)
+            wrapping: transport, catalog: catalog, identity: identity, sessionID: sessionID, transport: kind, logger: logger)
         try await server.start(transport: router)
         return (server, router)
     }

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import MCP
 import Observability
+import Synchronization
 import ToolBridgeJSON
 import Tracing
 
@@ -42,14 +43,15 @@ actor SessionRouter: Transport {
     static let maximumInFlight = 256
 
     nonisolated let logger: Logger
+    /// The session's transport, for metrics.
+    nonisolated let transport: HostMetrics.Transport
+    /// The protocol version `initialize` agreed (empty before), for metrics and the session's end.
+    nonisolated let protocolVersion = Mutex<String>("")
     private let inner: any Transport
     private let catalog: ToolCatalog
     private let identity: SessionIdentity
-    /// What the requests' spans say of the session (`MCPTracing`).
+    /// The session's id, for the requests' spans.
     private let sessionID: String
-    private let networkTransport: String
-    /// The protocol version the session's `initialize` agreed on, for the spans.
-    private var protocolVersion: String?
     private let (forServer, forServerContinuation) = AsyncThrowingStream<Data, any Error>.makeStream()
     private var reader: Task<Void, Never>?
     private var ended = false
@@ -63,8 +65,9 @@ actor SessionRouter: Transport {
         var call: Task<Void, Never>?
         /// The id the SDK knows it by, for the other requests.
         var serverID: String?
-        /// The span of a request handed to the SDK, ended with its answer.
-        var span: (any Span)?
+        let method: String
+        /// What operators see of it, ended with its answer.
+        let observation: MCPRequestObservation
     }
 
     /// The requests in flight by the client's id literal (`"1"` and `1` differ, so do `1` and `1.0`).
@@ -77,13 +80,13 @@ actor SessionRouter: Transport {
 
     init(
         wrapping inner: any Transport, catalog: ToolCatalog, identity: SessionIdentity, sessionID: String,
-        networkTransport: String, logger: Logger
+        transport: HostMetrics.Transport, logger: Logger
     ) {
         self.inner = inner
         self.catalog = catalog
         self.identity = identity
         self.sessionID = sessionID
-        self.networkTransport = networkTransport
+        self.transport = transport
         self.logger = logger
     }
 
@@ -101,7 +104,7 @@ actor SessionRouter: Transport {
         reader?.cancel()
         for request in inFlight.values {
             request.call?.cancel()
-            request.span?.end()
+            request.observation.span.end()
             request.reply.finish()
         }
         inFlight.removeAll()
@@ -118,11 +121,10 @@ actor SessionRouter: Transport {
         {
             guard let key = serverRequests.removeValue(forKey: serverID), let request = inFlight.removeValue(forKey: key)
             else { return }  // abandoned: its client went away
-            if let version = message["result"]?["protocolVersion"]?.stringValue { protocolVersion = version }
-            if let span = request.span {
-                if let version = protocolVersion { span.attributes[SemanticName.mcpProtocolVersion] = version }
-                MCPTracing.end(span, response: message)
+            if request.method == "initialize", let version = message["result"]?["protocolVersion"]?.stringValue {
+                protocolVersion.withLock { $0 = version }
             }
+            request.observation.end(response: message, protocolVersion: agreedVersion, catalog: catalog)
             request.reply.yield(Self.replacingID(of: message, with: request.id))
             request.reply.finish()
             return
@@ -191,8 +193,18 @@ actor SessionRouter: Transport {
     }
 
     /// Checks a client message and starts what answers it. Synchronous on the actor, so requests
-    /// are admitted in the order they arrived.
+    /// are admitted in the order they arrived. A request answered at once (an error) is counted
+    /// here; the others when their answer is ready.
     private func admit(_ message: JSONValue) -> Admission {
+        let admission = check(message)
+        if case .answered(let response) = admission, let method = message["method"]?.stringValue {
+            observe(method: method, id: message["id"] ?? .null, params: message["params"])
+                .end(response: (try? JSONValue.parse(response)) ?? .null, protocolVersion: agreedVersion, catalog: catalog)
+        }
+        return admission
+    }
+
+    private func check(_ message: JSONValue) -> Admission {
         guard case .object(let object) = message else {
             return .rejected(Self.error(
                 id: .null, code: -32600, "Invalid Request: send one JSON-RPC message, an object (batches are not supported)"))
@@ -256,12 +268,28 @@ actor SessionRouter: Transport {
         return .nothingToAnswer
     }
 
-    /// Registers a request in flight; its answer arrives on the returned stream.
-    private func register(key: String, id: JSONValue) -> (serial: UInt64, reply: AsyncStream<String>) {
+    /// Registers a request in flight and begins its observation; its answer arrives on the returned stream.
+    private func register(key: String, id: JSONValue, method: String, params: JSONValue?) -> (
+        serial: UInt64, reply: AsyncStream<String>, observation: MCPRequestObservation
+    ) {
         serial += 1
         let (reply, continuation) = AsyncStream<String>.makeStream(bufferingPolicy: .bufferingNewest(1))
-        inFlight[key] = InFlight(serial: serial, id: id, reply: continuation)
-        return (serial, reply)
+        let observation = observe(method: method, id: id, params: params)
+        inFlight[key] = InFlight(serial: serial, id: id, reply: continuation, method: method, observation: observation)
+        return (serial, reply, observation)
+    }
+
+    /// Begins the observation of a request of this session.
+    private func observe(method: String, id: JSONValue, params: JSONValue?) -> MCPRequestObservation {
+        MCPRequestObservation(
+            method: method, id: id, tool: method == "tools/call" ? params?["name"]?.stringValue : nil, meta: params?["_meta"],
+            era: .handshake, transport: transport, sessionID: sessionID, protocolVersion: agreedVersion)
+    }
+
+    /// The protocol version `initialize` agreed, nil before.
+    private nonisolated var agreedVersion: String? {
+        let version = protocolVersion.withLock { $0 }
+        return version.isEmpty ? nil : version
     }
 
     private func startCall(key: String, id: JSONValue, params: JSONValue?) -> Admission {
@@ -272,15 +300,14 @@ actor SessionRouter: Transport {
         guard arguments.objectValue != nil else {
             return .answered(Self.error(id: id, code: -32602, "Invalid params: arguments must be an object"))
         }
-        let (serial, reply) = register(key: key, id: id)
-        let span = startSpan(id: id, method: "tools/call", tool: tool, params: params)
+        let (serial, reply, observation) = register(key: key, id: id, method: "tools/call", params: params)
         // Owned by the entry in flight: cancelled on notifications/cancelled, abandon and disconnect.
         // A task inherits the current trace context (the HTTP request's), which the span's parent may be.
         inFlight[key]?.call = Task {
-            let response = await InstrumentationContext.$current.withValue(span.context) {
+            let response = await InstrumentationContext.$current.withValue(observation.span.context) {
                 await self.answer(id: id, tool: tool, arguments: arguments)
             }
-            MCPTracing.end(span, response: response)
+            observation.end(response: response, protocolVersion: self.agreedVersion, catalog: self.catalog)
             self.finish(key, serial: serial, response: response.serialized)
         }
         return .waiting(key: key, serial: serial, reply: reply)
@@ -295,9 +322,8 @@ actor SessionRouter: Transport {
         guard (try? JSONDecoder().decode(Request<ReadableRequest>.self, from: data)) != nil else {
             return .answered(Self.error(id: id, code: -32602, "Invalid params: the server cannot read them"))
         }
-        let (serial, reply) = register(key: key, id: id)
+        let (serial, reply, _) = register(key: key, id: id, method: method, params: params)
         inFlight[key]?.serverID = serverID
-        inFlight[key]?.span = startSpan(id: id, method: method, tool: nil, params: params)
         serverRequests[serverID] = key
         forServerContinuation.yield(data)
         return .waiting(key: key, serial: serial, reply: reply)
@@ -315,14 +341,8 @@ actor SessionRouter: Transport {
         guard let request = inFlight[key], request.serial == serial else { return }
         inFlight[key] = nil
         request.call?.cancel()
-        request.span?.end()
+        request.observation.span.end()
         if let serverID = request.serverID { serverRequests[serverID] = nil }
-    }
-
-    private func startSpan(id: JSONValue, method: String, tool: String?, params: JSONValue?) -> any Span {
-        MCPTracing.start(
-            method: method, id: id, tool: tool, meta: params?["_meta"], transport: networkTransport, sessionID: sessionID,
-            protocolVersion: protocolVersion)
     }
 
     /// Runs a tool call and returns its JSON-RPC response. Cancelling the task cancels the call,

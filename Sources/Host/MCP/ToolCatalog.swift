@@ -12,6 +12,8 @@ public final class ToolCatalog: Sendable {
     /// Where every call is recorded; nil records nothing (tests that do not look at it).
     public let audit: AuditTrail?
     public let limits: EdgeLimits
+    /// Counts each call beside its audit record; nil when metrics are off.
+    public let metrics: HostMetrics?
     /// The converted tools of the runner's first plugins, one entry each. The runner only appends
     /// plugins, so when it has more, only the new ones are converted; other requests reuse the list.
     private let converted = Mutex<[ConvertedPlugin]>([])
@@ -23,11 +25,15 @@ public final class ToolCatalog: Sendable {
         let json: [(name: String, value: JSONValue)]
     }
 
-    public init(runner: ToolRunner, tenants: TenantConfiguration, limits: MCPLimits = .defaults, audit: AuditTrail? = nil) {
+    public init(
+        runner: ToolRunner, tenants: TenantConfiguration, limits: MCPLimits = .defaults, audit: AuditTrail? = nil,
+        metrics: HostMetrics? = nil
+    ) {
         self.runner = runner
         self.tenants = tenants
-        self.limits = EdgeLimits(defaults: limits, tenants: tenants)
+        self.limits = EdgeLimits(defaults: limits, tenants: tenants, metrics: metrics)
         self.audit = audit
+        self.metrics = metrics
     }
 
     /// The tools of `tenant`'s enabled plugins, in plugin load order.
@@ -55,24 +61,34 @@ public final class ToolCatalog: Sendable {
     /// result naming the limit and when to retry.
     func call(_ tool: String, arguments: JSONValue, as caller: CallIdentity) async -> JSONValue? {
         let started = AuditTrail.Start.now
+        let clock = ContinuousClock.now
         let plugin = runner.plugin(ofTool: tool)?.name
         guard let plugin, tenants.current.allows(plugin: plugin, tenant: caller.tenant) else {
             audit?.record(
                 tool: tool, plugin: plugin, caller: caller, arguments: arguments, outcome: .denied, apiStatus: nil,
                 started: started)
+            metrics?.toolCall(tool: tool, plugin: plugin, tenant: caller.tenant, outcome: .denied, since: clock)
             return nil
         }
         if let refused = limits.refusal(tool: tool, readOnly: isReadOnly(tool), as: caller) {
             audit?.record(
                 tool: tool, plugin: plugin, caller: caller, arguments: arguments, outcome: .rateLimited, apiStatus: nil,
                 started: started)
+            metrics?.toolCall(tool: tool, plugin: plugin, tenant: caller.tenant, outcome: .rateLimited, since: clock)
             return Self.resultJSON(refused)
         }
         let outcome = await runner.call(tool, arguments: arguments, identity: caller)
         audit?.record(
             tool: tool, plugin: plugin, caller: caller, arguments: arguments, outcome: outcome.isError ? .error : .ok,
             apiStatus: outcome.apiStatus, started: started)
+        metrics?.toolCall(
+            tool: tool, plugin: plugin, tenant: caller.tenant, outcome: outcome.isError ? .error : .ok, since: clock)
         return Self.resultJSON(outcome)
+    }
+
+    /// A tool name as a metric label: the name of a loaded tool, else `_OTHER` (clients may send any name).
+    func toolLabel(_ tool: String) -> String {
+        tool.isEmpty || runner.plugin(ofTool: tool) != nil ? tool : HostMetrics.other
     }
 
     /// Whether the tool says it only reads (`readOnlyHint: true`); read tools have their own limit.

@@ -52,6 +52,22 @@ public final class LoadedPlugin: @unchecked Sendable {
 public struct PluginRefusal: Error, Sendable, CustomStringConvertible {
     public let path: String
     public let reason: String
+    /// The kind of refusal, for metrics: a closed set, unlike `reason`, which names paths and tools.
+    public let cause: Cause
+
+    public enum Cause: String, Sendable {
+        case unreadableDirectory = "unreadable_directory", alreadyOpen = "already_open", truncated
+        case notLoadable = "not_loadable", notAPlugin = "not_a_plugin", abiDeclined = "abi_declined"
+        case abiMismatch = "abi_mismatch", incompleteDescriptor = "incomplete_descriptor", invalidName = "invalid_name"
+        case invalidTools = "invalid_tools", duplicatePlugin = "duplicate_plugin", duplicateTool = "duplicate_tool"
+        case initFailed = "init_failed"
+    }
+
+    public init(path: String, reason: String, cause: Cause) {
+        self.path = path
+        self.reason = reason
+        self.cause = cause
+    }
 
     public var description: String { "\(path): \(reason)" }
 }

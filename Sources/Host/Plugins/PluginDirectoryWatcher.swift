@@ -68,14 +68,17 @@ public final class PluginDirectoryWatcher: Service, Sendable {
     private let interval: Duration
     private let logger: Logger
     private let onAdded: @Sendable ([LoadedPlugin]) async -> Void
+    /// Counts what each file's load did; nil when metrics are off.
+    private let metrics: HostMetrics?
     /// Held for a whole pass: passes never overlap, and only the run loop (and the host's first
     /// pass, before it serves) makes them.
     private let state = Mutex(State())
 
     public init(
-        directories: [String], runner: ToolRunner, interval: Duration = .seconds(1), logger: Logger,
-        onAdded: @escaping @Sendable ([LoadedPlugin]) async -> Void = { _ in }
+        directories: [String], runner: ToolRunner, interval: Duration = .seconds(1), metrics: HostMetrics? = nil,
+        logger: Logger, onAdded: @escaping @Sendable ([LoadedPlugin]) async -> Void = { _ in }
     ) {
+        self.metrics = metrics
         self.directories = directories
         self.runner = runner
         self.interval = interval
@@ -129,6 +132,7 @@ public final class PluginDirectoryWatcher: Service, Sendable {
                         continue
                     }
                     let report = runner.load(paths: [path])
+                    metrics?.pluginsLoaded(report)
                     state.files[path] = TriedFile(version: version, loaded: !report.plugins.isEmpty)
                     scan.added += report.plugins
                     scan.refusals += report.refusals

@@ -37,7 +37,7 @@ public enum PluginLoader {
         }
         for directory in directories {
             guard let found = sharedLibraries(in: directory) else {
-                unreadable.append(PluginRefusal(path: directory, reason: "the plugin directory cannot be read"))
+                unreadable.append(PluginRefusal(path: directory, reason: "the plugin directory cannot be read", cause: .unreadableDirectory))
                 continue
             }
             paths += found
@@ -83,13 +83,15 @@ public enum PluginLoader {
                 plugin = inspected
             }
             if let other = pluginPaths[plugin.name] {
-                report.refusals.append(PluginRefusal(path: path, reason: "a plugin named '\(plugin.name)' is already loaded from \(other)"))
+                report.refusals.append(PluginRefusal(
+                    path: path, reason: "a plugin named '\(plugin.name)' is already loaded from \(other)", cause: .duplicatePlugin))
                 continue
             }
             if let clash = plugin.tools.first(where: { toolOwners[$0.name] != nil }) {
                 let owner = toolOwners[clash.name]!
                 report.refusals.append(PluginRefusal(
-                    path: path, reason: "its tool '\(clash.name)' is already provided by the plugin '\(owner)'"))
+                    path: path, reason: "its tool '\(clash.name)' is already provided by the plugin '\(owner)'",
+                    cause: .duplicateTool))
                 continue
             }
             switch initialise(plugin) {
@@ -112,48 +114,48 @@ public enum PluginLoader {
 
     /// Opens a library and reads its descriptor without initialising it (`toolbridge plugins inspect`).
     public static func inspect(_ path: String) -> Result<LoadedPlugin, PluginRefusal> {
-        func refuse(_ reason: String) -> Result<LoadedPlugin, PluginRefusal> {
-            .failure(PluginRefusal(path: path, reason: reason))
+        func refuse(_ cause: PluginRefusal.Cause, _ reason: String) -> Result<LoadedPlugin, PluginRefusal> {
+            .failure(PluginRefusal(path: path, reason: reason, cause: cause))
         }
         // dlopen answers a path it opened before with that library, even when the file has been
         // replaced since, so a second open would silently use the old code.
         if dlopen(path, RTLD_NOW | RTLD_LOCAL | RTLD_NOLOAD) != nil {
-            return refuse("a library is already open from this path (or this file under another name), and a changed file cannot be reopened under the same name: give it a new file name, or restart the host")
+            return refuse(.alreadyOpen, "a library is already open from this path (or this file under another name), and a changed file cannot be reopened under the same name: give it a new file name, or restart the host")
         }
         // dlopen maps a truncated library and then dies of SIGBUS touching the missing pages.
         if let extent = ELFExtent(path), extent.needed > extent.size {
-            return refuse("it is shorter (\(extent.size) bytes) than its ELF headers say (\(extent.needed) bytes): is it still being copied?")
+            return refuse(.truncated, "it is shorter (\(extent.size) bytes) than its ELF headers say (\(extent.needed) bytes): is it still being copied?")
         }
         // Never dlclose: a library's initialisers have run, and unloading Swift or C++ code is unsafe.
         guard let handle = dlopen(path, RTLD_NOW | RTLD_LOCAL) else {
-            return refuse("it cannot be opened: \(dlerror().map { String(cString: $0) } ?? "unknown error")")
+            return refuse(.notLoadable, "it cannot be opened: \(dlerror().map { String(cString: $0) } ?? "unknown error")")
         }
         guard let symbol = dlsym(handle, TOOLBRIDGE_PLUGIN_ENTRY_V1) else {
-            return refuse("it is not a ToolBridge plugin: it exports no \(TOOLBRIDGE_PLUGIN_ENTRY_V1) function")
+            return refuse(.notAPlugin, "it is not a ToolBridge plugin: it exports no \(TOOLBRIDGE_PLUGIN_ENTRY_V1) function")
         }
         let entry = unsafeBitCast(symbol, to: tb_plugin_entry_v1.self)
         guard let descriptor = entry(UInt32(TOOLBRIDGE_ABI_MINOR)) else {
-            return refuse("it declined this host's ABI 1.\(TOOLBRIDGE_ABI_MINOR) (it needs a newer host)")
+            return refuse(.abiDeclined, "it declined this host's ABI 1.\(TOOLBRIDGE_ABI_MINOR) (it needs a newer host)")
         }
         // Read the size and version first: nothing beyond them is trusted before they check out.
         let size = UnsafeRawPointer(descriptor).load(as: UInt32.self)
         let required = MemoryLayout<tb_plugin_descriptor>.size
         guard size >= required else {
-            return refuse("its descriptor is \(size) bytes, smaller than the \(required) of ABI 1.0")
+            return refuse(.abiMismatch, "its descriptor is \(size) bytes, smaller than the \(required) of ABI 1.0")
         }
         let major = descriptor.pointee.abi_major
         guard major == TOOLBRIDGE_ABI_MAJOR else {
-            return refuse("it was built for ABI major version \(major); this host speaks \(TOOLBRIDGE_ABI_MAJOR)")
+            return refuse(.abiMismatch, "it was built for ABI major version \(major); this host speaks \(TOOLBRIDGE_ABI_MAJOR)")
         }
         guard descriptor.pointee.call != nil, descriptor.pointee.free_output != nil, descriptor.pointee.`init` != nil
-        else { return refuse("its descriptor lacks init, call or free_output") }
+        else { return refuse(.incompleteDescriptor, "its descriptor lacks init, call or free_output") }
         guard let name = descriptor.pointee.name.map({ String(cString: $0) }), isValidName(name) else {
-            return refuse("its name must be 1 to 64 lowercase letters, digits or '_'")
+            return refuse(.invalidName, "its name must be 1 to 64 lowercase letters, digits or '_'")
         }
         let tools: [ToolDefinition]
         switch parseTools(descriptor.pointee.tools_json) {
         case .success(let parsed): tools = parsed
-        case .failure(let refusal): return refuse(refusal.reason)
+        case .failure(let refusal): return refuse(.invalidTools, refusal.reason)
         }
         return .success(LoadedPlugin(
             name: name, version: descriptor.pointee.version.map { String(cString: $0) } ?? "",
@@ -168,7 +170,7 @@ public enum PluginLoader {
 
     private static func parseTools(_ text: UnsafePointer<CChar>?) -> Result<[ToolDefinition], PluginRefusal> {
         func refuse(_ reason: String) -> Result<[ToolDefinition], PluginRefusal> {
-            .failure(PluginRefusal(path: "", reason: reason))
+            .failure(PluginRefusal(path: "", reason: reason, cause: .invalidTools))
         }
         guard let text else { return refuse("its tools_json is missing") }
         let value: JSONValue
@@ -197,7 +199,8 @@ public enum PluginLoader {
         let status = plugin.descriptor.pointee.`init`!(HostServicesTable.pointer, &state, &message)
         guard status == TB_OK else {
             let reason = message.map { String(cString: $0) } ?? "no reason given"
-            return .failure(PluginRefusal(path: plugin.path, reason: "its init failed with status \(status): \(reason)"))
+            return .failure(PluginRefusal(
+                path: plugin.path, reason: "its init failed with status \(status): \(reason)", cause: .initFailed))
         }
         return .success(plugin.initialised(state: state))
     }

@@ -79,10 +79,15 @@ public final class RESTProxy: Service, Sendable {
     let client: HTTPClient
     let sessions: SyncSessionCache
     let logger: Logger
+    /// Times every request to the API; nil when metrics are off.
+    let metrics: HostMetrics?
 
-    public init(configuration: ProxyConfiguration, credentials: DelegatedCredentials, logger: Logger) {
+    public init(
+        configuration: ProxyConfiguration, credentials: DelegatedCredentials, metrics: HostMetrics? = nil, logger: Logger
+    ) {
         self.configuration = configuration
         self.credentials = credentials
+        self.metrics = metrics
         sessions = SyncSessionCache(
             capacity: configuration.maximumSyncSessions, idleLimit: configuration.syncSessionIdleLimit)
         self.logger = logger
@@ -267,13 +272,20 @@ public final class RESTProxy: Service, Sendable {
     }
 
     private func perform(_ request: HTTPClientRequest) async throws(ProxyError) -> ProxyResponse {
+        let started = ContinuousClock.now
         do {
             let response = try await client.execute(request, timeout: .init(configuration.requestTimeout))
             let body = try await response.body.collect(upTo: 64 << 20)
-            return ProxyResponse(status: Int(response.status.code), body: Array(buffer: body))
+            let status = Int(response.status.code)
+            // OpenTelemetry's HTTP client rule: a 4xx or 5xx is an error, named by its status code.
+            metrics?.clientRequest(
+                method: request.method.rawValue, status: status, error: status >= 400 ? String(status) : "", since: started)
+            return ProxyResponse(status: status, body: Array(buffer: body))
         } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout {
+            metrics?.clientRequest(method: request.method.rawValue, status: nil, error: "timeout", since: started)
             throw ProxyError(kind: .timedOut, description: "the ToolBridge API did not answer in time")
         } catch {
+            metrics?.clientRequest(method: request.method.rawValue, status: nil, error: "unavailable", since: started)
             throw ProxyError(
                 kind: .unavailable, description: "the ToolBridge API at \(configuration.apiURL) is unreachable")
         }
@@ -295,5 +307,12 @@ extension RESTProxy {
         guard let response = try? await client.execute(request, timeout: .seconds(5)) else { return false }
         _ = try? await response.body.collect(upTo: 1 << 16)
         return response.status == .ok
+    }
+}
+
+/// Writes the trace context headers into a REST-proxy request to the API.
+struct HTTPHeadersInjector: Injector {
+    func inject(_ value: String, forKey key: String, into headers: inout HTTPHeaders) {
+        headers.replaceOrAdd(name: key, value: value)
     }
 }

@@ -2,6 +2,7 @@ import API
 import Foundation
 import Host
 import Logging
+import Observability
 import ServerSupport
 import TestSupport
 import ToolBridgeAuth
@@ -45,7 +46,7 @@ struct HostHarness: Sendable {
         logger.logLevel = .error
         let proxy = RESTProxy(
             configuration: ProxyConfiguration(apiURL: apiURL, requestTimeout: .seconds(10)),
-            credentials: try await testCredentials(), logger: logger)
+            credentials: try await testCredentials(), metrics: HostMetrics(registry: MetricsRegistry()), logger: logger)
         let runner = ToolRunner(plugins: plugins, proxy: proxy, threads: 16, ownsPlugins: false, logger: logger)
         return try await withRunningServices([proxy, runner]) { try await body(runner, proxy) }
     }

@@ -41,16 +41,17 @@ struct ModernHTTPEndpoint: Sendable {
 
     func respond(to request: Request, context: HostRequestContext) async throws(HostHTTPError) -> Response {
         let caller = try await edge.identity(request)
+        let started = ContinuousClock.now
         var request = request
         let buffer = try await request.collectMessage(limit: maxBodyBytes)
+        var message: JSONValue?
         do throws(ModernError) {
-            let message: JSONValue
             do {
                 message = try JSONValue.parse(buffer.readableBytesView)
             } catch {
                 throw ModernError.parse("\(error)")
             }
-            switch try ModernMessage.read(message) {
+            switch try ModernMessage.read(message ?? .null) {
             case .notification:
                 return Response(status: .accepted)
             case .request(let posted):
@@ -67,6 +68,8 @@ struct ModernHTTPEndpoint: Sendable {
                 return Self.json(response, status: ModernError.httpStatus(of: response))
             }
         } catch {
+            server.record(
+                method: message?["method"]?.stringValue, params: message?["params"], error: String(error.code), since: started)
             return Self.json(error.response, status: error.status)
         }
     }
@@ -121,7 +124,15 @@ struct ModernHTTPEndpoint: Sendable {
         let listeners = listeners
         let keepAlive = keepAliveInterval
         let id = request.id
+        let server = server
         let body = ResponseBody { writer in
+            let started = ContinuousClock.now
+            let streams = server.catalog.metrics?.openStreams(.statelessHTTP)
+            streams?.increment()
+            defer {
+                streams?.decrement()
+                server.record(method: request.method, params: .object(request.params), error: "", since: started)
+            }
             let acknowledged = ModernServer.notification(
                 "notifications/subscriptions/acknowledged", subscription: id, fields: ["notifications": .object(filter)])
             do {

@@ -162,8 +162,8 @@ struct ModernRequest: Sendable {
 /// `subscriptions/listen`, which is a stream.
 struct ModernServer: Sendable {
     let catalog: ToolCatalog
-    /// `network.transport` of the requests' spans.
-    var networkTransport = MCPTracing.tcp
+    /// The transport it answers on, for metrics and spans.
+    let transport: HostMetrics.Transport
 
     static let instructions = "Tools for the user's notes, tasks, comments, chats and chat messages."
     /// How long a client may reuse a `tools/list` or `server/discover` answer. Changes also reach
@@ -172,19 +172,30 @@ struct ModernServer: Sendable {
 
     /// The JSON-RPC response to `request` (already checked) made as `caller`.
     func respond(to request: ModernRequest, as caller: CallIdentity) async -> JSONValue {
-        let span = MCPTracing.start(
+        let observation = MCPRequestObservation(
             method: request.method, id: request.id,
             tool: request.method == "tools/call" ? request.params["name"]?.stringValue : nil,
-            meta: request.params["_meta"], transport: networkTransport, sessionID: nil, protocolVersion: request.version)
-        let response: JSONValue = await InstrumentationContext.$current.withValue(span.context) {
+            meta: request.params["_meta"], era: .stateless, transport: transport, sessionID: nil,
+            protocolVersion: request.version)
+        let response: JSONValue = await InstrumentationContext.$current.withValue(observation.span.context) {
             do throws(ModernError) {
                 return ["jsonrpc": "2.0", "id": request.id, "result": try await result(of: request, as: caller)]
             } catch {
                 return error.response
             }
         }
-        MCPTracing.end(span, response: response)
+        observation.end(response: response, protocolVersion: request.version, catalog: catalog)
         return response
+    }
+
+    /// Counts one request of this era that was not answered by `respond`, from its method and
+    /// params as sent: refused before it was answered, or a subscription that ended. A message
+    /// without a method is no request.
+    func record(method: String?, params: JSONValue?, error: String, since started: ContinuousClock.Instant) {
+        guard let metrics = catalog.metrics, let method else { return }
+        metrics.operation(
+            method: method, version: params?["_meta"]?[ModernProtocol.versionKey]?.stringValue ?? "", era: .stateless,
+            transport: transport, tool: catalog.toolLabel(params?["name"]?.stringValue ?? ""), error: error, since: started)
     }
 
     private func result(of request: ModernRequest, as caller: CallIdentity) async throws(ModernError) -> JSONValue {

@@ -19,7 +19,7 @@ extension HostServer {
         guard let first = try await messages.next() else { return }
         if let message = try? JSONValue.parse(first), message["method"] != "initialize", ModernProtocol.isModern(message) {
             let modern = ModernStdio(
-                server: ModernServer(catalog: catalog, networkTransport: MCPTracing.pipe), caller: identity, listeners: sessions.listeners, stdio: stdio)
+                server: ModernServer(catalog: catalog, transport: .stdio), caller: identity, listeners: sessions.listeners, stdio: stdio)
             await modern.serve(first: first, rest: &messages)
         } else {
             try await serveHandshakeEra(
@@ -38,7 +38,7 @@ extension HostServer {
         let sessionIdentity = SessionIdentity(identity)
         let id = "stdio"
         let (server, router) = try await MCPServerFactory(catalog: catalog, logger: logger)
-            .start(identity: sessionIdentity, transport: relay, sessionID: id, networkTransport: MCPTracing.pipe)
+            .start(identity: sessionIdentity, transport: relay, sessionID: id, kind: .stdio)
         sessions.add(MCPSession(id: id, identity: sessionIdentity, server: server, streamable: nil, sse: nil, router: router))
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
@@ -82,17 +82,18 @@ final class ModernStdio: Sendable {
     }
 
     private func handle(_ data: Data, in group: inout TaskGroup<Void>) {
+        let started = ContinuousClock.now
         let request: ModernRequest
+        var value: JSONValue?
         do throws(ModernError) {
-            let value: JSONValue
             do {
                 value = try JSONValue.parse(data)
             } catch {
                 throw ModernError.parse("\(error)")
             }
-            switch try ModernMessage.read(value) {
+            switch try ModernMessage.read(value ?? .null) {
             case .notification(let method):
-                if method == "notifications/cancelled", let id = value["params"]?["requestId"] {
+                if method == "notifications/cancelled", let id = value?["params"]?["requestId"] {
                     inProgress.withLock { $0.removeValue(forKey: id.serialized) }?.finish()
                 }
                 return
@@ -101,6 +102,7 @@ final class ModernStdio: Sendable {
             }
             try request.checkVersion()
         } catch {
+            server.record(method: value?["method"]?.stringValue, params: value?["params"], error: String(error.code), since: started)
             group.addTask { await self.write(error.response) }
             return
         }
@@ -140,7 +142,14 @@ final class ModernStdio: Sendable {
             return
         }
         let subscription = listeners.open(tenant: caller.tenant, toolsListChanged: filter["toolsListChanged"] == true)
-        defer { listeners.remove(subscription.id) }
+        let started = ContinuousClock.now
+        let streams = server.catalog.metrics?.openStreams(.stdio)
+        streams?.increment()
+        defer {
+            listeners.remove(subscription.id)
+            streams?.decrement()
+            server.record(method: request.method, params: .object(request.params), error: "", since: started)
+        }
         await write(ModernServer.notification(
             "notifications/subscriptions/acknowledged", subscription: request.id, fields: ["notifications": .object(filter)]))
         await withTaskGroup(of: Void.self) { group in
