@@ -19,7 +19,7 @@ public final class APIMetrics: Sendable {
             "db_client_operation_duration_seconds", help: "Time of one database statement, by its first keyword.",
             labels: [SemanticName.dbSystemName, SemanticName.dbOperationName])
         connections = registry.gauges(
-            "db_client_connection_count", help: "PostgreSQL connections of the pool, idle or used.",
+            "db_client_connections", help: "PostgreSQL connections of the pool, idle or used.",
             labels: ["db_client_connection_state"])
         connectionMax = registry.gauges(
             "db_client_connection_max", help: "Connections the pool (PostgreSQL) or the SQLite file (writer and readers) keeps open.",

@@ -113,8 +113,8 @@ struct MetricsTests {
             #expect(Self.sample(text, "db_client_connection_max") == (store == .sqlite ? 3 : 2))
             #expect((Self.sample(text, "db_client_connection_wait_time_seconds_count") ?? 0) >= 1)
             if store == .postgres {
-                let idle = Self.sample(text, "db_client_connection_count", #"db_client_connection_state="idle""#)
-                let used = Self.sample(text, "db_client_connection_count", #"db_client_connection_state="used""#)
+                let idle = Self.sample(text, "db_client_connections", #"db_client_connection_state="idle""#)
+                let used = Self.sample(text, "db_client_connections", #"db_client_connection_state="used""#)
                 #expect(used == 0)
                 #expect(idle.map { (0...2).contains($0) } == true)
             }

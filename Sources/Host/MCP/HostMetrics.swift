@@ -77,6 +77,8 @@ public final class HostMetrics: Sendable {
         pluginLoads = registry.counters(
             "toolbridge_plugin_loads_total", help: "Plugin files loaded or refused, at start and when added later.",
             labels: ["outcome", "reason"])
+        // Every transport's stream gauge exists from the start, at 0, so dashboards and alerts see it.
+        for transport in Transport.allCases { streams(transport.rawValue).set(0) }
     }
 
     /// One JSON-RPC request answered. `error` is the JSON-RPC error code, or `tool_error` for a
