@@ -76,7 +76,7 @@ struct PluginLoaderTests {
         #expect(plugin.tools.map(\.name) == ["never_called"])
     }
 
-    @Test("the plain C example, built by cc from the header alone, works through the host", arguments: StoreKind.allCases)
+    @Test("the plain C example, built by cc from the shipped headers alone, works through the host", arguments: StoreKind.allCases)
     func cExample(store: StoreKind) async throws {
         let report = Self.load(try Self.pluginDirectories(fixtures: ["counter"]))
         try await HostHarness.run(store, plugins: report.plugins) { host in
