@@ -76,9 +76,7 @@ private let pluginInit:
         UnsafePointer<tb_host_services>?, UnsafeMutablePointer<UnsafeMutableRawPointer?>?,
         UnsafeMutablePointer<UnsafePointer<CChar>?>?
     ) -> Int32 = { services, state, errorMessage in
-        let minimum = MemoryLayout<tb_host_services>.offset(of: \tb_host_services.get_extension)!
-            + MemoryLayout<UnsafeRawPointer>.size
-        guard let services, let state, Int(services.pointee.struct_size) >= minimum else {
+        guard let services, let state, services.pointee.struct_size >= TB_HOST_SERVICES_SIZE_V1_0 else {
             errorMessage?.pointee = staticCString("the host's services table is older than ABI 1.0")
             return TB_INVALID_ARGUMENT
         }

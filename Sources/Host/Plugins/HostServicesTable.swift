@@ -182,16 +182,17 @@ enum HostServicesTable {
     private static let apiRequest:
         @convention(c) (OpaquePointer?, UnsafePointer<tb_api_request>?, UnsafeMutablePointer<tb_api_response>?) -> Int32 =
         { context, request, response in
+            // Both structs may be larger than this host's (a plugin built for a later minor) but
+            // never smaller than ABI 1.0's: every field read or written here is a 1.0 field.
             guard let context, let request, let response,
-                Int(response.pointee.struct_size) >= MemoryLayout<tb_api_response>.size
+                response.pointee.struct_size >= TB_API_RESPONSE_SIZE_V1_0
             else { return TB_INVALID_ARGUMENT }
-            // Fill no more of the response than the plugin declared, and say how much was filled.
-            response.pointee.struct_size = UInt32(MemoryLayout<tb_api_response>.size)
+            // Fill no more of the response than both sides know, and say how much was filled.
+            response.pointee.struct_size = min(response.pointee.struct_size, UInt32(MemoryLayout<tb_api_response>.size))
             response.pointee.body = nil
             response.pointee.body_length = 0
             let call = CallContext.from(context)
-            let size = Int(request.pointee.struct_size)
-            guard size >= MemoryLayout<tb_api_request>.offset(of: \tb_api_request.if_match)!,
+            guard request.pointee.struct_size >= TB_API_REQUEST_SIZE_V1_0,
                 let method = request.pointee.method, let path = request.pointee.path
             else { return TB_INVALID_ARGUMENT }
             let pathText = String(
@@ -200,8 +201,7 @@ enum HostServicesTable {
             if let bytes = request.pointee.body, request.pointee.body_length > 0 {
                 body = Array(UnsafeBufferPointer(start: bytes, count: request.pointee.body_length))
             }
-            let coversIfMatch = size >= MemoryLayout<tb_api_request>.size
-            let ifMatch = coversIfMatch ? request.pointee.if_match.map { String(cString: $0) } : nil
+            let ifMatch = request.pointee.if_match.map { String(cString: $0) }
             let outgoing = ProxyRequest(method: String(cString: method), path: pathText, body: body, ifMatch: ifMatch)
 
             switch call.blockingSend(outgoing) {

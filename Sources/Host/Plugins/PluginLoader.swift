@@ -138,8 +138,10 @@ public enum PluginLoader {
             return refuse(.abiDeclined, "it declined this host's ABI 1.\(TOOLBRIDGE_ABI_MINOR) (it needs a newer host)")
         }
         // Read the size and version first: nothing beyond them is trusted before they check out.
+        // Any size from ABI 1.0's up is accepted, whatever minor the plugin claims: this host
+        // reads only the fields of its own layout, and a later minor's appended fields are ignored.
         let size = UnsafeRawPointer(descriptor).load(as: UInt32.self)
-        let required = MemoryLayout<tb_plugin_descriptor>.size
+        let required = Int(TB_PLUGIN_DESCRIPTOR_SIZE_V1_0)
         guard size >= required else {
             return refuse(.abiMismatch, "its descriptor is \(size) bytes, smaller than the \(required) of ABI 1.0")
         }

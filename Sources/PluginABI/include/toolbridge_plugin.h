@@ -31,6 +31,17 @@
  *   - Minor versions only append: new fields at the end of a struct, new function pointers at
  *     the end of tb_host_services, new status codes. Every struct starts with its size, and a
  *     reader never reads a field that lies beyond the size the writer declared.
+ *   - What a host accepts: a descriptor, tb_api_request and tb_api_response whose struct_size
+ *     is at least the ABI 1.0 size (TB_..._SIZE_V1_0 below), whatever minor it claims. It
+ *     reads only the fields that lie within both that size and its own layout: the appended
+ *     fields of a plugin built for a later minor are ignored, and a field appended after the
+ *     plugin's minor is treated as absent. Smaller than the 1.0 size is refused (the plugin at
+ *     load, the request with TB_INVALID_ARGUMENT). So a 1.x host loads every plugin built for
+ *     1.0 to 1.x, and any later 1.y plugin that keeps to these rules.
+ *   - What a plugin accepts: a tb_host_services whose struct_size is at least
+ *     TB_HOST_SERVICES_SIZE_V1_0. It calls a function appended after 1.0 only when
+ *     struct_size covers its field and it is not NULL, and reads a tb_api_response's appended
+ *     fields only when the struct_size the host set after the call covers them.
  *   - Optional host services are looked up by a versioned name ("name/1") with
  *     services->get_extension; an unknown name returns NULL.
  *
@@ -104,7 +115,8 @@ typedef struct tb_call_context tb_call_context;
 /* ---- API requests ---------------------------------------------------------------------- */
 
 /* A request to the ToolBridge REST API. Set struct_size to sizeof(tb_api_request); fields
- * added in later minor versions are appended and read only when struct_size covers them. */
+ * added in later minor versions are appended and read only when struct_size covers them.
+ * A struct_size below TB_API_REQUEST_SIZE_V1_0 gets TB_INVALID_ARGUMENT. */
 typedef struct tb_api_request {
     uint32_t struct_size;
     uint32_t reserved;        /* 0 */
@@ -116,9 +128,10 @@ typedef struct tb_api_request {
     const char *if_match;     /* NULL, or an item version ("3") sent as If-Match */
 } tb_api_request;
 
-/* The API's answer. Set struct_size to sizeof(tb_api_response) before the call; the host
- * fills at most that many bytes and sets struct_size to the number it filled, so a plugin
- * built for a later minor can tell which appended fields an older host wrote. */
+/* The API's answer. Set struct_size to sizeof(tb_api_response) before the call (below
+ * TB_API_RESPONSE_SIZE_V1_0 gets TB_INVALID_ARGUMENT); the host fills at most that many bytes
+ * and sets struct_size to the number it filled, so a plugin built for a later minor can tell
+ * which appended fields an older host wrote. */
 typedef struct tb_api_response {
     uint32_t struct_size;
     int32_t http_status;      /* 200, 201, 404, 410… */
@@ -243,6 +256,34 @@ typedef struct tb_plugin_descriptor {
 typedef const tb_plugin_descriptor *(*tb_plugin_entry_v1)(uint32_t host_abi_minor);
 
 const tb_plugin_descriptor *toolbridge_plugin_v1(uint32_t host_abi_minor);
+
+/* ---- The ABI 1.0 sizes ---------------------------------------------------------------- */
+
+/*
+ * The sizes of the structs as ABI 1.0 laid them out, on LP64 (64-bit Linux): the least
+ * struct_size a reader accepts. They never change: a later minor appends fields after them,
+ * so sizeof grows while these stay. Set struct_size to sizeof, not to these.
+ */
+#define TB_PLUGIN_DESCRIPTOR_SIZE_V1_0 80
+#define TB_API_REQUEST_SIZE_V1_0 56
+#define TB_API_RESPONSE_SIZE_V1_0 24
+#define TB_HOST_SERVICES_SIZE_V1_0 64
+
+/* Each 1.0 size is where the struct's last 1.0 field ends, so appending keeps these true and
+ * moving or resizing a 1.0 field fails every build that includes this header. */
+#if (defined(__LP64__) || defined(_LP64)) && !defined(__cplusplus) && defined(__STDC_VERSION__) \
+    && __STDC_VERSION__ >= 201112L
+#define TB_END_OF_(type, field) (offsetof(type, field) + sizeof(((type *)0)->field))
+_Static_assert(TB_END_OF_(tb_plugin_descriptor, free_output) == TB_PLUGIN_DESCRIPTOR_SIZE_V1_0,
+               "tb_plugin_descriptor's ABI 1.0 fields moved");
+_Static_assert(TB_END_OF_(tb_api_request, if_match) == TB_API_REQUEST_SIZE_V1_0,
+               "tb_api_request's ABI 1.0 fields moved");
+_Static_assert(TB_END_OF_(tb_api_response, body_length) == TB_API_RESPONSE_SIZE_V1_0,
+               "tb_api_response's ABI 1.0 fields moved");
+_Static_assert(TB_END_OF_(tb_host_services, get_extension) == TB_HOST_SERVICES_SIZE_V1_0,
+               "tb_host_services's ABI 1.0 fields moved");
+#undef TB_END_OF_
+#endif
 
 #ifdef __cplusplus
 }

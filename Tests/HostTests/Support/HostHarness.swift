@@ -67,12 +67,14 @@ struct HostHarness: Sendable {
 
 /// Compiles C files with `cc -shared -fPIC` against the ABI header alone, as a plugin author would.
 enum CCompiler {
-    static func sharedLibrary(_ source: String, named name: String, into directory: String) throws -> String {
+    /// `flags` come before the header's directory: another `-I` there wins (an older header).
+    static func sharedLibrary(
+        _ source: String, named name: String, into directory: String, flags: [String] = []
+    ) throws -> String {
         let output = "\(directory)/lib\(name).so"
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [
-            "cc", "-std=c11", "-Wall", "-Wextra", "-Werror", "-shared", "-fPIC",
+        process.arguments = ["cc", "-std=c11", "-Wall", "-Wextra", "-Werror", "-shared", "-fPIC"] + flags + [
             "-I", "\(packageRoot)/Sources/PluginABI/include", source, "-o", output,
         ]
         let errors = Pipe()
