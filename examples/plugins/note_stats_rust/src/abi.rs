@@ -54,14 +54,16 @@ pub struct ApiResponse {
 pub struct HostServices {
     pub struct_size: u32,
     pub abi_minor: u32,
-    pub api_request:
-        Option<unsafe extern "C" fn(*const CallContext, *const ApiRequest, *mut ApiResponse) -> Status>,
+    pub api_request: Option<
+        unsafe extern "C" fn(*const CallContext, *const ApiRequest, *mut ApiResponse) -> Status,
+    >,
     pub free: Option<unsafe extern "C" fn(*mut c_void)>,
     pub log: Option<unsafe extern "C" fn(*const CallContext, i32, *const c_char, usize)>,
     pub is_cancelled: Option<unsafe extern "C" fn(*const CallContext) -> i32>,
     pub deadline_ms: Option<unsafe extern "C" fn(*const CallContext) -> i64>,
-    pub context_value:
-        Option<unsafe extern "C" fn(*const CallContext, *const c_char, *mut *mut u8, *mut usize) -> Status>,
+    pub context_value: Option<
+        unsafe extern "C" fn(*const CallContext, *const c_char, *mut *mut u8, *mut usize) -> Status,
+    >,
     pub get_extension: Option<unsafe extern "C" fn(*const c_char) -> *const c_void>,
 }
 
@@ -69,7 +71,8 @@ pub struct HostServices {
 /// whose table is shorter is refused at `init`.
 pub const SERVICES_USED_SIZE: u32 = (2 * size_of::<u32>() + 2 * size_of::<usize>()) as u32;
 
-pub type InitFn = unsafe extern "C" fn(*const HostServices, *mut *mut c_void, *mut *const c_char) -> Status;
+pub type InitFn =
+    unsafe extern "C" fn(*const HostServices, *mut *mut c_void, *mut *const c_char) -> Status;
 pub type DeinitFn = unsafe extern "C" fn(*mut c_void);
 pub type CallFn = unsafe extern "C" fn(
     *mut c_void,

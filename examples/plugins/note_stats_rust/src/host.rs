@@ -16,7 +16,11 @@ pub struct Failure {
 
 impl Failure {
     pub fn new(status: Status, message: impl Into<String>) -> Failure {
-        Failure { status, message: message.into(), http_status: None }
+        Failure {
+            status,
+            message: message.into(),
+            http_status: None,
+        }
     }
 
     pub fn invalid_argument(message: impl Into<String>) -> Failure {
@@ -69,7 +73,8 @@ impl<'a> Host<'a> {
         } else {
             // SAFETY: the host allocated body_length bytes at body; they are copied, then freed
             // with the host's free, as the header says.
-            let copy = unsafe { std::slice::from_raw_parts(response.body, response.body_length) }.to_vec();
+            let copy =
+                unsafe { std::slice::from_raw_parts(response.body, response.body_length) }.to_vec();
             unsafe { free(response.body as *mut _) };
             copy
         };
@@ -79,18 +84,35 @@ impl<'a> Host<'a> {
             TB_CANCELLED => return Err(Failure::new(status, "the call was cancelled")),
             TB_DEADLINE_EXCEEDED => return Err(Failure::new(status, "the call's deadline passed")),
             other => {
-                return Err(Failure::new(TB_INTERNAL, format!("the host refused the API request (status {})", other)))
+                return Err(Failure::new(
+                    TB_INTERNAL,
+                    format!("the host refused the API request (status {})", other),
+                ))
             }
         }
         let parsed = json::parse(&body);
         if (200..300).contains(&response.http_status) {
-            return parsed.map_err(|reason| Failure::new(TB_INTERNAL, format!("the API's answer is not JSON: {}", reason)));
+            return parsed.map_err(|reason| {
+                Failure::new(
+                    TB_INTERNAL,
+                    format!("the API's answer is not JSON: {}", reason),
+                )
+            });
         }
-        let message = match parsed.as_ref().ok().and_then(|value| value.get("error")).and_then(Value::as_str) {
+        let message = match parsed
+            .as_ref()
+            .ok()
+            .and_then(|value| value.get("error"))
+            .and_then(Value::as_str)
+        {
             Some(sentence) => sentence.to_string(),
             None => format!("the API answered with HTTP status {}", response.http_status),
         };
-        Err(Failure { status: TB_TOOL_ERROR, message, http_status: Some(response.http_status) })
+        Err(Failure {
+            status: TB_TOOL_ERROR,
+            message,
+            http_status: Some(response.http_status),
+        })
     }
 }
 

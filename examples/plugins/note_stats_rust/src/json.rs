@@ -22,7 +22,11 @@ pub enum Value {
 impl Value {
     pub fn get(&self, key: &str) -> Option<&Value> {
         match self {
-            Value::Object(members) => members.iter().rev().find(|(name, _)| name == key).map(|(_, value)| value),
+            Value::Object(members) => members
+                .iter()
+                .rev()
+                .find(|(name, _)| name == key)
+                .map(|(_, value)| value),
             _ => None,
         }
     }
@@ -37,7 +41,9 @@ impl Value {
     /// The value as a whole number that fits 64 bits: no fraction and no exponent.
     pub fn as_i64(&self) -> Option<i64> {
         match self {
-            Value::Number(text) if text.bytes().all(|b| b.is_ascii_digit() || b == b'-') => text.parse().ok(),
+            Value::Number(text) if text.bytes().all(|b| b.is_ascii_digit() || b == b'-') => {
+                text.parse().ok()
+            }
             _ => None,
         }
     }
@@ -87,7 +93,12 @@ impl Value {
 
 /// Builds an object from `(name, value)` pairs.
 pub fn object<const N: usize>(members: [(&str, Value); N]) -> Value {
-    Value::Object(members.into_iter().map(|(name, value)| (name.to_string(), value)).collect())
+    Value::Object(
+        members
+            .into_iter()
+            .map(|(name, value)| (name.to_string(), value))
+            .collect(),
+    )
 }
 
 fn write_string(out: &mut String, text: &str) {
@@ -238,7 +249,9 @@ impl<'a> Reader<'a> {
         let leading_zero = self.peek() == Some(b'0');
         match self.digits() {
             0 => return Err(self.error("expected a digit")),
-            count if leading_zero && count > 1 => return Err(self.error("a number may not start with 0")),
+            count if leading_zero && count > 1 => {
+                return Err(self.error("a number may not start with 0"))
+            }
             _ => {}
         }
         if self.peek() == Some(b'.') {
@@ -351,19 +364,37 @@ mod tests {
         let text = r#"{"a":[1,-2.5e3,true,false,null],"b":"q\"\\\n\u0001é😀","c":{}}"#;
         let value = parse(text.as_bytes()).unwrap();
         assert_eq!(parse(value.to_json().as_bytes()).unwrap(), value);
-        assert_eq!(value.get("b").and_then(Value::as_str), Some("q\"\\\n\u{1}é😀"));
+        assert_eq!(
+            value.get("b").and_then(Value::as_str),
+            Some("q\"\\\n\u{1}é😀")
+        );
     }
 
     #[test]
     fn joins_surrogate_pairs() {
-        assert_eq!(parse(br#""\ud83d\ude00""#).unwrap(), Value::String("😀".to_string()));
+        assert_eq!(
+            parse(br#""\ud83d\ude00""#).unwrap(),
+            Value::String("😀".to_string())
+        );
     }
 
     #[test]
     fn refuses_malformed_text() {
         for text in [
-            "", "{", "[1,]", "01", "1.", "-", "\"\\ud800\"", "\"\\udc00\"", "\"a\nb\"", "tru", "{\"a\" 1}",
-            "1 2", "\"\\x\"", "\"\\u12\"",
+            "",
+            "{",
+            "[1,]",
+            "01",
+            "1.",
+            "-",
+            "\"\\ud800\"",
+            "\"\\udc00\"",
+            "\"a\nb\"",
+            "tru",
+            "{\"a\" 1}",
+            "1 2",
+            "\"\\x\"",
+            "\"\\u12\"",
         ] {
             assert!(parse(text.as_bytes()).is_err(), "{:?}", text);
         }
@@ -373,7 +404,9 @@ mod tests {
     #[test]
     fn refuses_nesting_past_the_limit_without_overflowing_the_stack() {
         let deep = "[".repeat(100_000);
-        assert!(parse(deep.as_bytes()).unwrap_err().contains("nested too deeply"));
+        assert!(parse(deep.as_bytes())
+            .unwrap_err()
+            .contains("nested too deeply"));
         let fits = format!("{}{}", "[".repeat(MAX_DEPTH), "]".repeat(MAX_DEPTH));
         assert!(parse(fits.as_bytes()).is_ok());
     }
@@ -381,7 +414,10 @@ mod tests {
     #[test]
     fn whole_numbers_only_as_i64() {
         assert_eq!(parse(b"42").unwrap().as_i64(), Some(42));
-        assert_eq!(parse(b"-9223372036854775808").unwrap().as_i64(), Some(i64::MIN));
+        assert_eq!(
+            parse(b"-9223372036854775808").unwrap().as_i64(),
+            Some(i64::MIN)
+        );
         assert_eq!(parse(b"9223372036854775808").unwrap().as_i64(), None);
         assert_eq!(parse(b"1.0").unwrap().as_i64(), None);
         assert_eq!(parse(b"1e2").unwrap().as_i64(), None);

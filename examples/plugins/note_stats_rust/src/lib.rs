@@ -15,7 +15,7 @@ mod json;
 mod tools;
 
 use abi::*;
-use host::{panic_failure, Failure, Host};
+use host::{panic_failure, Host};
 use std::os::raw::{c_char, c_void};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr;
@@ -34,8 +34,8 @@ static DESCRIPTOR: StaticDescriptor = StaticDescriptor(PluginDescriptor {
     reserved: 0,
     name: b"note_stats\0".as_ptr() as *const c_char,
     version: b"1.0.0\0".as_ptr() as *const c_char,
-    description: b"Counts words in text and notes, and tags across notes (an example in Rust).\0".as_ptr()
-        as *const c_char,
+    description: b"Counts words in text and notes, and tags across notes (an example in Rust).\0"
+        .as_ptr() as *const c_char,
     tools_json: tools::TOOLS_JSON.as_ptr() as *const c_char,
     init: Some(plugin_init),
     deinit: Some(plugin_deinit),
@@ -69,10 +69,13 @@ unsafe extern "C" fn plugin_init(
         return refuse(b"the host passed no services\0");
     }
     let table = &*services;
-    if table.struct_size < SERVICES_USED_SIZE || table.api_request.is_none() || table.free.is_none() {
+    if table.struct_size < SERVICES_USED_SIZE || table.api_request.is_none() || table.free.is_none()
+    {
         return refuse(b"the host's services lack api_request or free\0");
     }
-    match catch_unwind(AssertUnwindSafe(|| Box::into_raw(Box::new(Plugin { services })))) {
+    match catch_unwind(AssertUnwindSafe(|| {
+        Box::into_raw(Box::new(Plugin { services }))
+    })) {
         Ok(plugin) => {
             *state = plugin as *mut c_void;
             TB_OK
@@ -83,7 +86,9 @@ unsafe extern "C" fn plugin_init(
 
 unsafe extern "C" fn plugin_deinit(state: *mut c_void) {
     if !state.is_null() {
-        let _ = catch_unwind(AssertUnwindSafe(|| drop(Box::from_raw(state as *mut Plugin))));
+        let _ = catch_unwind(AssertUnwindSafe(|| {
+            drop(Box::from_raw(state as *mut Plugin))
+        }));
     }
 }
 
@@ -114,16 +119,19 @@ unsafe extern "C" fn plugin_call(
     *output_length = 0;
     let outcome = catch_unwind(AssertUnwindSafe(|| {
         let plugin = &*(state as *const Plugin);
-        let host = Host { services: &*plugin.services, context };
-        tools::call(&host, borrowed(tool as *const u8, tool_length), borrowed(input, input_length))
+        let host = Host {
+            services: &*plugin.services,
+            context,
+        };
+        tools::call(
+            &host,
+            borrowed(tool as *const u8, tool_length),
+            borrowed(input, input_length),
+        )
     }));
-    let (status, json) = match outcome {
-        Ok(Ok(result)) => (TB_OK, result.to_json()),
-        Ok(Err(failure)) => (failure.status, failure.to_json()),
-        Err(_) => {
-            let failure: Failure = panic_failure();
-            (failure.status, failure.to_json())
-        }
+    let (status, json) = match outcome.unwrap_or_else(|_| Err(panic_failure())) {
+        Ok(result) => (TB_OK, result.to_json()),
+        Err(failure) => (failure.status, failure.to_json()),
     };
     // The output is malloc'd so plugin_free_output can free it from the pointer alone.
     let bytes = malloc(json.len().max(1)) as *mut u8;

@@ -38,7 +38,10 @@ pub fn call(host: &Host, tool: &[u8], input: &[u8]) -> Result<Value, Failure> {
         b"tag_counts" => tag_counts(host, &Arguments::parse(input, &["limit"])?),
         _ => Err(Failure::new(
             TB_UNKNOWN_TOOL,
-            format!("the plugin 'note_stats' has no tool '{}'", String::from_utf8_lossy(tool)),
+            format!(
+                "the plugin 'note_stats' has no tool '{}'",
+                String::from_utf8_lossy(tool)
+            ),
         )),
     }
 }
@@ -46,7 +49,10 @@ pub fn call(host: &Host, tool: &[u8], input: &[u8]) -> Result<Value, Failure> {
 /// `{words, characters, lines}` of `text`, followed by `extra` members.
 fn text_counts(text: &str, extra: Vec<(String, Value)>) -> Value {
     let mut members = extra;
-    members.push(("words".to_string(), Value::count(text.split_whitespace().count())));
+    members.push((
+        "words".to_string(),
+        Value::count(text.split_whitespace().count()),
+    ));
     members.push(("characters".to_string(), Value::count(text.chars().count())));
     members.push(("lines".to_string(), Value::count(text.lines().count())));
     Value::Object(members)
@@ -55,24 +61,48 @@ fn text_counts(text: &str, extra: Vec<(String, Value)>) -> Value {
 fn note_stats(host: &Host, arguments: &Arguments) -> Result<Value, Failure> {
     let uid = arguments.required_string("uid")?;
     if !is_uuid(uid) {
-        return Err(Failure::invalid_argument(format!("the argument 'uid' must be a UUID, not '{}'", uid)));
+        return Err(Failure::invalid_argument(format!(
+            "the argument 'uid' must be a UUID, not '{}'",
+            uid
+        )));
     }
     let note = host.get(&format!("/v1/notes/{}", uid.to_ascii_lowercase()))?;
     let payload = note.get("payload");
-    let field = |name: &str| payload.and_then(|p| p.get(name)).and_then(Value::as_str).unwrap_or("");
+    let field = |name: &str| {
+        payload
+            .and_then(|p| p.get(name))
+            .and_then(Value::as_str)
+            .unwrap_or("")
+    };
     let tags = payload.map(tags_of).unwrap_or_default();
     Ok(text_counts(
         field("content"),
         vec![
-            ("uid".to_string(), Value::String(note.get("uid").and_then(Value::as_str).unwrap_or(uid).to_string())),
-            ("title".to_string(), Value::String(field("title").to_string())),
-            ("tags".to_string(), Value::Array(tags.into_iter().map(Value::String).collect())),
+            (
+                "uid".to_string(),
+                Value::String(
+                    note.get("uid")
+                        .and_then(Value::as_str)
+                        .unwrap_or(uid)
+                        .to_string(),
+                ),
+            ),
+            (
+                "title".to_string(),
+                Value::String(field("title").to_string()),
+            ),
+            (
+                "tags".to_string(),
+                Value::Array(tags.into_iter().map(Value::String).collect()),
+            ),
         ],
     ))
 }
 
 fn tag_counts(host: &Host, arguments: &Arguments) -> Result<Value, Failure> {
-    let limit = arguments.optional_integer("limit", 1, 1000)?.unwrap_or(PAGE_SIZE);
+    let limit = arguments
+        .optional_integer("limit", 1, 1000)?
+        .unwrap_or(PAGE_SIZE);
     let mut counts: BTreeMap<String, usize> = BTreeMap::new();
     let mut read: i64 = 0;
     let mut cursor: Option<String> = None;
@@ -86,7 +116,12 @@ fn tag_counts(host: &Host, arguments: &Arguments) -> Result<Value, Failure> {
         let page = host.get(&path)?;
         let items = match page.get("items") {
             Some(Value::Array(items)) => items,
-            _ => return Err(Failure::new(TB_INTERNAL, "the API's note list has no items")),
+            _ => {
+                return Err(Failure::new(
+                    TB_INTERNAL,
+                    "the API's note list has no items",
+                ))
+            }
         };
         for item in items.iter().take((limit - read) as usize) {
             for tag in item.get("payload").map(tags_of).unwrap_or_default() {
@@ -94,7 +129,10 @@ fn tag_counts(host: &Host, arguments: &Arguments) -> Result<Value, Failure> {
             }
             read += 1;
         }
-        cursor = page.get("nextCursor").and_then(Value::as_str).map(str::to_string);
+        cursor = page
+            .get("nextCursor")
+            .and_then(Value::as_str)
+            .map(str::to_string);
         if cursor.is_none() || items.is_empty() {
             break;
         }
@@ -109,7 +147,9 @@ fn tag_counts(host: &Host, arguments: &Arguments) -> Result<Value, Failure> {
             Value::Array(
                 ranked
                     .into_iter()
-                    .map(|(tag, count)| object([("tag", Value::String(tag)), ("count", Value::count(count))]))
+                    .map(|(tag, count)| {
+                        object([("tag", Value::String(tag)), ("count", Value::count(count))])
+                    })
                     .collect(),
             ),
         ),
@@ -146,12 +186,20 @@ struct Arguments {
 
 impl Arguments {
     fn parse(input: &[u8], known: &[&str]) -> Result<Arguments, Failure> {
-        let text = if input.iter().all(u8::is_ascii_whitespace) { &b"{}"[..] } else { input };
-        let members = json::parse(text)
-            .map_err(|reason| Failure::invalid_argument(format!("the arguments are not valid JSON: {}", reason)))?;
+        let text = if input.iter().all(u8::is_ascii_whitespace) {
+            &b"{}"[..]
+        } else {
+            input
+        };
+        let members = json::parse(text).map_err(|reason| {
+            Failure::invalid_argument(format!("the arguments are not valid JSON: {}", reason))
+        })?;
         match &members {
             Value::Object(pairs) => {
-                if let Some((name, _)) = pairs.iter().find(|(name, _)| !known.contains(&name.as_str())) {
+                if let Some((name, _)) = pairs
+                    .iter()
+                    .find(|(name, _)| !known.contains(&name.as_str()))
+                {
                     return Err(Failure::invalid_argument(format!(
                         "unknown argument '{}': the tool takes {}",
                         name,
@@ -159,24 +207,41 @@ impl Arguments {
                     )));
                 }
             }
-            _ => return Err(Failure::invalid_argument("the arguments must be a JSON object")),
+            _ => {
+                return Err(Failure::invalid_argument(
+                    "the arguments must be a JSON object",
+                ))
+            }
         }
         Ok(Arguments { members })
     }
 
     fn present(&self, name: &str) -> Option<&Value> {
-        self.members.get(name).filter(|value| **value != Value::Null)
+        self.members
+            .get(name)
+            .filter(|value| **value != Value::Null)
     }
 
     fn required_string(&self, name: &str) -> Result<&str, Failure> {
         match self.present(name) {
             Some(Value::String(text)) => Ok(text),
-            Some(_) => Err(Failure::invalid_argument(format!("the argument '{}' must be a string", name))),
-            None => Err(Failure::invalid_argument(format!("the argument '{}' is required", name))),
+            Some(_) => Err(Failure::invalid_argument(format!(
+                "the argument '{}' must be a string",
+                name
+            ))),
+            None => Err(Failure::invalid_argument(format!(
+                "the argument '{}' is required",
+                name
+            ))),
         }
     }
 
-    fn optional_integer(&self, name: &str, minimum: i64, maximum: i64) -> Result<Option<i64>, Failure> {
+    fn optional_integer(
+        &self,
+        name: &str,
+        minimum: i64,
+        maximum: i64,
+    ) -> Result<Option<i64>, Failure> {
         match self.present(name) {
             None => Ok(None),
             Some(value) => match value.as_i64() {
@@ -208,20 +273,42 @@ mod tests {
     fn counts_words_characters_and_lines() {
         let counts = text_counts("héllo wörld\nsecond line\n", Vec::new());
         assert_eq!(counts.to_json(), r#"{"words":4,"characters":24,"lines":2}"#);
-        assert_eq!(text_counts("", Vec::new()).to_json(), r#"{"words":0,"characters":0,"lines":0}"#);
+        assert_eq!(
+            text_counts("", Vec::new()).to_json(),
+            r#"{"words":0,"characters":0,"lines":0}"#
+        );
     }
 
     #[test]
     fn arguments_are_checked_with_sentences() {
-        let refusal = |input: &str, known: &[&str]| match Arguments::parse(input.as_bytes(), known) {
-            Ok(arguments) => arguments.required_string("text").err().map(|failure| failure.message),
+        let refusal = |input: &str, known: &[&str]| match Arguments::parse(input.as_bytes(), known)
+        {
+            Ok(arguments) => arguments
+                .required_string("text")
+                .err()
+                .map(|failure| failure.message),
             Err(failure) => Some(failure.message),
         };
-        assert_eq!(refusal("[1]", &["text"]).unwrap(), "the arguments must be a JSON object");
-        assert_eq!(refusal(r#"{"txt":1}"#, &["text"]).unwrap(), "unknown argument 'txt': the tool takes text");
-        assert_eq!(refusal(r#"{"text":1}"#, &["text"]).unwrap(), "the argument 'text' must be a string");
-        assert_eq!(refusal(r#"{"text":null}"#, &["text"]).unwrap(), "the argument 'text' is required");
-        assert_eq!(refusal("", &["text"]).unwrap(), "the argument 'text' is required");
+        assert_eq!(
+            refusal("[1]", &["text"]).unwrap(),
+            "the arguments must be a JSON object"
+        );
+        assert_eq!(
+            refusal(r#"{"txt":1}"#, &["text"]).unwrap(),
+            "unknown argument 'txt': the tool takes text"
+        );
+        assert_eq!(
+            refusal(r#"{"text":1}"#, &["text"]).unwrap(),
+            "the argument 'text' must be a string"
+        );
+        assert_eq!(
+            refusal(r#"{"text":null}"#, &["text"]).unwrap(),
+            "the argument 'text' is required"
+        );
+        assert_eq!(
+            refusal("", &["text"]).unwrap(),
+            "the argument 'text' is required"
+        );
         assert!(refusal(r#"{"text":"a"}"#, &["text"]).is_none());
     }
 
