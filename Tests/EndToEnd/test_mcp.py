@@ -130,6 +130,26 @@ def test_errors_are_isError_results_and_the_session_stays_usable(server, transpo
     run(scenario())
 
 
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_failed_calls_carry_a_structured_error_in_meta(server, transport):
+    async def scenario():
+        async with connect(server, transport, token(user())) as session:
+            missing = await session.call_tool("get_note", {"uid": MISSING})
+            assert missing.is_error
+            error = missing.meta["toolbridge/error"]
+            assert error["status"] == "tool_error" and error["code"] == 1 and error["httpStatus"] == 404
+            assert missing.content[0].text == error["message"] + " (HTTP 404)"
+
+            bad = await session.call_tool("get_note", {"uid": 7})
+            assert bad.is_error
+            assert bad.meta["toolbridge/error"]["status"] == "invalid_argument"
+            assert bad.meta["toolbridge/error"]["code"] == 2 and "httpStatus" not in bad.meta["toolbridge/error"]
+
+            fine = await session.call_tool("list_notes", {})
+            assert not fine.is_error and not (fine.meta or {}).get("toolbridge/error")
+    run(scenario())
+
+
 def test_unauthenticated_and_forged_requests_get_401_with_resource_metadata(server):
     forged = token(user(), secret="not-the-secret-" + "y" * 30)
     expired = token(user(), ttl=-3600)

@@ -87,6 +87,15 @@ def error_of(response, status, code):
 
 # MARK: real clients
 
+def test_a_failed_call_keeps_the_server_info_beside_its_structured_error(server):
+    body = request("tools/call", {"name": "get_note", "arguments": {"uid": "00000000-0000-4000-8000-000000000000"}})
+    result = post(server, body).json()["result"]
+    assert result["isError"] is True and result["resultType"] == "complete"
+    assert result["_meta"]["io.modelcontextprotocol/serverInfo"]["name"] == "toolbridge"
+    assert result["_meta"]["toolbridge/error"]["status"] == "tool_error"
+    assert result["_meta"]["toolbridge/error"]["httpStatus"] == 404
+
+
 def test_sdk_client_pinned_to_2026_07_28_lists_and_calls_tools(server):
     async def scenario():
         async with sdk_client(server, token(user())) as client:

@@ -1,5 +1,6 @@
 import Foundation
 import MCP
+import PluginABI
 import ServerSupport
 import Synchronization
 import ToolBridgeJSON
@@ -132,7 +133,9 @@ public final class ToolCatalog: Sendable {
     }
 
     /// A tool outcome as an MCP `CallToolResult`: the result as `structuredContent` plus its JSON
-    /// as text; a failure as an `isError` result whose text is the sentence (with the API's status).
+    /// as text; a failure as an `isError` result whose text is the sentence (with the API's
+    /// status), and whose `_meta[errorKey]` says the same for programs: the ABI status by name
+    /// and number, the API's HTTP status when the failure came from the API, and the sentence.
     static func resultJSON(_ outcome: ToolOutcome) -> JSONValue {
         guard outcome.isError else {
             return [
@@ -140,10 +143,28 @@ public final class ToolCatalog: Sendable {
                 "structuredContent": outcome.value,
             ]
         }
-        var text = outcome.message ?? "the tool failed"
-        if let status = outcome.value["status"]?.int64Value { text += " (HTTP \(status))" }
-        return ["content": [["type": "text", "text": .string(text)]], "isError": true]
+        let message = outcome.message ?? "the tool failed"
+        var text = message
+        var error: JSONObject = [
+            "status": .string(statusNames[outcome.status] ?? "internal"), "code": .integer(Int64(outcome.status)),
+            "message": .string(message),
+        ]
+        if let status = outcome.value["status"]?.int64Value {
+            text += " (HTTP \(status))"
+            error["httpStatus"] = .integer(status)
+        }
+        return ["content": [["type": "text", "text": .string(text)]], "isError": true, "_meta": [errorKey: .object(error)]]
     }
+
+    /// The `_meta` key of a failed call's structured error.
+    static let errorKey = "toolbridge/error"
+
+    /// The ABI's statuses by the names the structured error gives them.
+    private static let statusNames: [Int32: String] = [
+        TB_TOOL_ERROR: "tool_error", TB_INVALID_ARGUMENT: "invalid_argument", TB_UNKNOWN_TOOL: "unknown_tool",
+        TB_UNIMPLEMENTED: "unimplemented", TB_CANCELLED: "cancelled", TB_DEADLINE_EXCEEDED: "deadline_exceeded",
+        TB_UNAVAILABLE: "unavailable", TB_INTERNAL: "internal",
+    ]
 }
 
 extension JSONValue {

@@ -232,11 +232,11 @@ struct ModernServer: Sendable {
         }
     }
 
-    /// A result marked complete and signed with the server's identity.
+    /// A result marked complete and signed with the server's identity; a `_meta` already in `fields` is kept.
     static func complete(_ fields: JSONObject, meta: JSONObject = [:]) -> JSONValue {
         var result = fields
         result["resultType"] = "complete"
-        var stamped = meta
+        var stamped = meta.merging(fields["_meta"]?.objectValue ?? [:]) { given, _ in given }
         stamped[ModernProtocol.serverInfoKey] = ModernProtocol.serverInfo
         result["_meta"] = .object(stamped)
         return .object(result)
