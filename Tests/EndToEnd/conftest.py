@@ -9,11 +9,13 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import tempfile
 import time
 from pathlib import Path
 
+import httpx2
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -75,6 +77,44 @@ def signed_tenant_headers(tenant: str = "default", secret: str = TENANT_SECRET) 
     timestamp = str(int(time.time() * 1000))
     signature = hmac.new(secret.encode(), f"{tenant}:{timestamp}".encode(), hashlib.sha256).hexdigest()
     return {"X-TB-Tenant-ID": tenant, "X-TB-Timestamp": timestamp, "X-TB-Signature": signature}
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def new_session(server, bearer):
+    """A sync session of the bearer's user, as a direct API client opens one (201)."""
+    response = httpx2.post(server.api_url + "/v1/sync/sessions", timeout=30,
+                           headers={"Authorization": f"Bearer {bearer}", **signed_tenant_headers()})
+    assert response.status_code == 201, response.text
+    return response
+
+
+def api_get(server, bearer, path, session=None):
+    """A direct API GET as `bearer`, with the signed tenant headers and, given, the sync session's."""
+    headers = {"Authorization": f"Bearer {bearer}", **signed_tenant_headers()}
+    if session:
+        headers.update({"X-Sync-Session": session["id"], "X-Sync-Epoch": str(session["epoch"])})
+    return httpx2.get(server.api_url + path, headers=headers, timeout=30)
+
+
+def modern_call(server, bearer, tool, arguments, correlation_id=None):
+    """One stateless 2026-07-28 tools/call, as a conforming client sends it; the JSON-RPC response."""
+    modern = "2026-07-28"
+    meta = {"io.modelcontextprotocol/protocolVersion": modern, "io.modelcontextprotocol/clientCapabilities": {},
+            "io.modelcontextprotocol/clientInfo": {"name": "e2e-test", "version": "1"}}
+    body = {"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+            "params": {"name": tool, "arguments": arguments, "_meta": meta}}
+    headers = {"Authorization": f"Bearer {bearer}", "Content-Type": "application/json",
+               "Accept": "application/json, text/event-stream", "MCP-Protocol-Version": modern,
+               "Mcp-Method": "tools/call", "Mcp-Name": tool}
+    if correlation_id:
+        headers["X-Correlation-ID"] = correlation_id
+    return httpx2.post(server.mcp_url + "/mcp", json=body, headers=headers, timeout=30).json()
 
 
 class Server:

@@ -15,9 +15,8 @@ from mcp import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 
-from conftest import Server, token, toolbridge_binary
+from conftest import Server, modern_call, token, toolbridge_binary
 
-MODERN = "2026-07-28"
 MISSING = "00000000-0000-4000-8000-000000000000"
 REPLICA = "audit-replica"
 
@@ -36,20 +35,6 @@ def server(request):
 def arguments_hash(arguments: dict) -> str:
     """What the host hashes: the arguments as compact JSON, keys in the order sent."""
     return hashlib.sha256(json.dumps(arguments, separators=(",", ":")).encode()).hexdigest()
-
-
-def modern_call(server, bearer, tool, arguments, correlation_id=None):
-    """One stateless 2026-07-28 tools/call; returns the JSON-RPC response body."""
-    meta = {"io.modelcontextprotocol/protocolVersion": MODERN, "io.modelcontextprotocol/clientCapabilities": {},
-            "io.modelcontextprotocol/clientInfo": {"name": "audit-test", "version": "1"}}
-    body = {"jsonrpc": "2.0", "id": 1, "method": "tools/call",
-            "params": {"name": tool, "arguments": arguments, "_meta": meta}}
-    headers = {"Authorization": f"Bearer {bearer}", "Content-Type": "application/json",
-               "Accept": "application/json, text/event-stream", "MCP-Protocol-Version": MODERN,
-               "Mcp-Method": "tools/call", "Mcp-Name": tool}
-    if correlation_id:
-        headers["X-Correlation-ID"] = correlation_id
-    return httpx2.post(server.mcp_url + "/mcp", json=body, headers=headers, timeout=30).json()
 
 
 def audit_rows(server, tenant):

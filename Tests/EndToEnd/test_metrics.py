@@ -3,7 +3,6 @@ on both stores, in the production configuration. Each test scrapes before and af
 of calls and checks that counters and histogram counts moved by exactly those calls. Every scrape
 is parsed with the official Python client's parser (prometheus_client)."""
 import asyncio
-import socket
 import time
 import uuid
 from contextlib import asynccontextmanager
@@ -14,7 +13,7 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from prometheus_client.parser import text_string_to_metric_families
 
-from conftest import Server, signed_tenant_headers, token
+from conftest import Server, api_get, free_port, new_session, signed_tenant_headers, token
 
 MODERN = "2026-07-28"
 BAD_UID = "00000000-0000-4000-8000-000000000000"
@@ -52,26 +51,6 @@ async def sdk_client(server, bearer, mode):
     async with httpx2.AsyncClient(headers={"Authorization": f"Bearer {bearer}"}, timeout=30) as http:
         async with Client(streamable_http_client(server.mcp_url + "/mcp", http_client=http), mode=mode) as client:
             yield client
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def api_get(server, bearer, path, session=None):
-    headers = {"Authorization": f"Bearer {bearer}", **signed_tenant_headers()}
-    if session:
-        headers.update({"X-Sync-Session": session["id"], "X-Sync-Epoch": str(session["epoch"])})
-    return httpx2.get(server.api_url + path, headers=headers, timeout=30)
-
-
-def new_session(server, bearer):
-    response = httpx2.post(server.api_url + "/v1/sync/sessions", timeout=30,
-                           headers={"Authorization": f"Bearer {bearer}", **signed_tenant_headers()})
-    assert response.status_code == 201, response.text
-    return response.json()
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
@@ -116,7 +95,7 @@ def test_a_known_mix_of_calls_moves_every_counter_by_exactly_those_calls(observe
 
     # Direct REST calls.
     reader = token(user())
-    session = new_session(server, reader)
+    session = new_session(server, reader).json()
     assert api_get(server, reader, "/v1/notes", session).status_code == 200
 
     host, api = scrape(server.mcp_url), scrape(server.api_url)
@@ -195,7 +174,7 @@ def test_rate_limit_rejections_are_counted_by_limit_and_tenant(store):
                 assert [result.is_error for result in results] == [False, False, True]
         asyncio.run(calls())
         reader = token(user())
-        session = new_session(server, reader)
+        session = new_session(server, reader).json()
         assert [api_get(server, reader, "/v1/notes", session).status_code for _ in range(3)] == [200, 200, 429]
 
         host, api = scrape(server.mcp_url), scrape(server.api_url)

@@ -6,7 +6,6 @@ touched show data. The scrape itself passes `promtool check metrics`."""
 import json
 import re
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -16,28 +15,10 @@ from pathlib import Path
 import httpx2
 import pytest
 
-from conftest import ROOT, Server, signed_tenant_headers, token
+from conftest import ROOT, Server, free_port, modern_call, signed_tenant_headers, token
 
 MONITORING = ROOT / "docs" / "monitoring"
 METRICS_TOKEN = "e2e-metrics-token-" + "m" * 20
-MODERN = "2026-07-28"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def modern_call(server, bearer, tool, arguments):
-    meta = {"io.modelcontextprotocol/protocolVersion": MODERN, "io.modelcontextprotocol/clientCapabilities": {},
-            "io.modelcontextprotocol/clientInfo": {"name": "monitoring-test", "version": "1"}}
-    body = {"jsonrpc": "2.0", "id": 1, "method": "tools/call",
-            "params": {"name": tool, "arguments": arguments, "_meta": meta}}
-    headers = {"Authorization": f"Bearer {bearer}", "Content-Type": "application/json",
-               "Accept": "application/json, text/event-stream", "MCP-Protocol-Version": MODERN,
-               "Mcp-Method": "tools/call", "Mcp-Name": tool}
-    return httpx2.post(server.mcp_url + "/mcp", json=body, headers=headers, timeout=30).json()
 
 
 def scrape(url: str) -> str:

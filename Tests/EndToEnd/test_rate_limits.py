@@ -13,7 +13,7 @@ import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
-from conftest import Server, signed_tenant_headers, token
+from conftest import Server, api_get, new_session, signed_tenant_headers, token
 
 MODERN = "2026-07-28"
 TENANTS = """
@@ -67,20 +67,6 @@ def retry_seconds(result):
 
 
 # MARK: API
-
-def api_get(server, bearer, path, session=None):
-    headers = {"Authorization": f"Bearer {bearer}", **signed_tenant_headers()}
-    if session:
-        headers.update({"X-Sync-Session": session["id"], "X-Sync-Epoch": str(session["epoch"])})
-    return httpx2.get(server.api_url + path, headers=headers, timeout=30)
-
-
-def new_session(server, bearer):
-    headers = {"Authorization": f"Bearer {bearer}", **signed_tenant_headers()}
-    response = httpx2.post(server.api_url + "/v1/sync/sessions", headers=headers, timeout=30)
-    assert response.status_code == 201, response.text
-    return response
-
 
 def test_api_user_gets_429_exactly_after_the_burst_and_another_user_is_unaffected(limited):
     alice, bob = token(user()), token(user())

@@ -5,12 +5,10 @@ replica that holds it by the replica prefix of its session id (the configuration
 import asyncio
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
 import uuid
-from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx2
@@ -20,7 +18,7 @@ from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp import ClientSession
 
-from conftest import DELEGATION_SECRET, SECRET, TENANT_SECRET, start_process, token, toolbridge_binary
+from conftest import DELEGATION_SECRET, SECRET, TENANT_SECRET, free_port, start_process, token
 
 NGINX_CONF = """
 worker_processes 1;
@@ -71,12 +69,6 @@ UPSTREAMS = """
         }}
     }}
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def environment(directory, **extra):
