@@ -92,11 +92,14 @@ def monitored():
         assert httpx2.post(server.api_url + "/v1/sync/sessions", headers={"Authorization": f"Bearer {bearer}",
                                                                           **signed_tenant_headers()}).status_code == 201
 
-        # Wait until Prometheus has scraped both targets after the mix.
+        # Wait until Prometheus has scraped both targets after the mix: the host's last calls and
+        # the API's last refusals are in, and both targets are up.
+        after_mix = ('sum(toolbridge_tool_call_duration_seconds_count{gen_ai_tool_name="get_note"}) >= 6'
+                     ' and on() sum(toolbridge_auth_failures_total{job="toolbridge-api"}) >= 3')
         deadline = time.time() + 30
         while time.time() < deadline:
-            result = query(base, 'sum(toolbridge_tool_call_duration_seconds_count{gen_ai_tool_name="get_note"})')
-            if result and float(result[0]["value"][1]) >= 6:
+            targets = httpx2.get(base + "/api/v1/targets", timeout=10).json()["data"]["activeTargets"]
+            if query(base, after_mix) and len(targets) == 2 and all(t["health"] == "up" for t in targets):
                 break
             time.sleep(0.5)
         yield server, base
