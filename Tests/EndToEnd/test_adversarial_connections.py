@@ -217,7 +217,7 @@ def test_sigterm_exits_0_after_the_grace_period_even_with_a_request_that_never_e
         session = httpx2.post(server.api_url + "/v1/sync/sessions", timeout=10,
                               headers={"Authorization": f"Bearer {bearer}", **signed_tenant_headers()}).json()
         sock = socket.create_connection(address(server.api_url))
-        head = [f"POST /v1/notes HTTP/1.1", "Host: x", "Transfer-Encoding: chunked", "Content-Type: application/json",
+        head = ["POST /v1/notes HTTP/1.1", "Host: x", "Transfer-Encoding: chunked", "Content-Type: application/json",
                 f"Authorization: Bearer {bearer}", f"X-Sync-Session: {session['id']}", f"X-Sync-Epoch: {session['epoch']}"]
         head += [f"{name}: {value}" for name, value in signed_tenant_headers().items()]
         sock.sendall(("\r\n".join(head) + "\r\n\r\n5\r\n{\"tit\r\n").encode())

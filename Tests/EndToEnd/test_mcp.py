@@ -14,7 +14,7 @@ from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 
-from conftest import SECRET, token, toolbridge_binary
+from conftest import token, toolbridge_binary
 
 TRANSPORTS = ["sse", "streamable-http"]
 CROSS_KIND_TOOLS = {"whoami", "search", "batch", "insights", "list_tags"}
